@@ -1,0 +1,50 @@
+# lolip: Adversarial Robustness Through Local Lipschitzness (Yang et al., NeurIPS 2020),
+# from raw data to every table. `snakemake --cores 2` runs config/config.yaml.
+from snakemake.utils import min_version, validate
+
+min_version("9.0")
+
+
+configfile: "config/config.yaml"
+
+
+validate(config, "config/schema.yaml")
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/separation.smk"
+include: "rules/train.smk"
+include: "rules/evaluate.smk"
+include: "rules/tables.smk"
+
+
+rule all:
+    default_target: True
+    input:
+        get_all_outputs(),
+
+
+rule datasets:
+    input:
+        get_dataset_outputs(),
+
+
+rule separation:
+    input:
+        get_separation_outputs(),
+
+
+rule train:
+    input:
+        get_model_outputs(),
+
+
+rule evaluate:
+    input:
+        get_metrics_outputs(),
+
+
+rule tables:
+    input:
+        get_table_outputs(),

@@ -1,0 +1,123 @@
+"""The experiment grid: from the workflow config to one resolved experiment per model.
+
+An experiment is a (dataset, arch, method, seed) with everything needed to train and
+evaluate it. Training settings are merged in order of precedence (later wins):
+
+1. ``datasets.<dataset>.training``        (e.g. CIFAR-10's augmentation)
+2. ``experiments[i].training``            (the table's optimiser, lr, schedule, epochs)
+3. ``experiments[i].training_by_method``  (e.g. SVHN's lr 1e-3 for AT, RST and LLR)
+
+Evaluation settings merge ``evaluation`` with ``experiments[i].evaluation``. Because the
+resolved settings are a rule's ``params``, changing one method's hyperparameter retrains
+exactly the models that use it.
+
+Nothing here imports torch: the workflow loads (and a dry run of the paper's grid
+finishes) in seconds. Method hyperparameters are checked by the config schema.
+"""
+
+from __future__ import annotations
+
+import copy
+from dataclasses import dataclass
+from typing import Any
+
+from lolip import datasets
+from lolip.archs import ARCHS
+from lolip.methods import LOSSES
+from lolip.settings import TrainSettings
+
+
+class ConfigError(ValueError):
+    """The workflow config names something unknown or holds a bad value."""
+
+
+@dataclass(frozen=True)
+class Experiment:
+    dataset: str
+    arch: str
+    method: str
+    seed: int
+    eps: float
+    method_spec: dict[str, Any]
+    training: dict[str, Any]
+    evaluation: dict[str, Any]
+
+    @property
+    def key(self) -> str:
+        return f"{self.dataset}/{self.arch}/{self.method}/seed{self.seed}"
+
+
+def merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dict merge: ``override`` wins; nested dicts are merged, not replaced."""
+    out = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def expand(config: dict[str, Any]) -> list[Experiment]:
+    """Every experiment of the config's grid, validated; duplicates are an error."""
+    out: dict[str, Experiment] = {}
+    for group in config.get("experiments", []):
+        for method in group["methods"]:
+            for seed in group.get("seeds", [0]):
+                exp = _resolve(config, group, method, seed)
+                if exp.key in out:
+                    raise ConfigError(f"experiment {exp.key} is listed twice")
+                out[exp.key] = exp
+    return list(out.values())
+
+
+def _resolve(config: dict[str, Any], group: dict[str, Any], method: str, seed: int) -> Experiment:
+    name, arch = group["dataset"], group["arch"]
+    where = f"experiment {name}/{arch}/{method}"
+    if name not in config.get("datasets", {}):
+        raise ConfigError(
+            f"{where}: unknown dataset {name!r} (known: {', '.join(config.get('datasets', {}))})"
+        )
+    if arch not in ARCHS:
+        raise ConfigError(f"{where}: unknown arch {arch!r} (known: {', '.join(sorted(ARCHS))})")
+    if method not in config.get("methods", {}):
+        raise ConfigError(
+            f"{where}: unknown method {method!r} (known: {', '.join(config.get('methods', {}))})"
+        )
+    dataset = config["datasets"][name]
+    training = merge(dataset.get("training", {}), group.get("training", {}))
+    training = merge(training, group.get("training_by_method", {}).get(method, {}))
+    evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
+    spec = config["methods"][method]
+    if spec.get("loss") not in LOSSES:
+        raise ConfigError(
+            f"{where}: unknown loss {spec.get('loss')!r} (known: {', '.join(LOSSES)})"
+        )
+    try:
+        TrainSettings.from_dict(training)
+    except (ValueError, TypeError) as err:
+        raise ConfigError(f"{where}: {err}") from err
+    return Experiment(
+        name, arch, method, int(seed), float(dataset["eps"]), spec, training, evaluation
+    )
+
+
+def check(config: dict[str, Any]) -> list[Experiment]:
+    """Validate names, values and data files of everything the config will run."""
+    for name, spec in config.get("datasets", {}).items():
+        eps = spec.get("eps")
+        if not isinstance(eps, int | float) or not 0 < eps <= 1:
+            raise ConfigError(f"dataset {name!r}: eps must lie in (0, 1], got {eps!r}")
+        try:
+            datasets.check(name, spec)
+        except ValueError as err:
+            raise ConfigError(str(err)) from err
+    return expand(config)
+
+
+def find(config: dict[str, Any], dataset: str, arch: str, method: str, seed: int) -> Experiment:
+    """The experiment behind one model path; unknown combinations name themselves."""
+    for exp in expand(config):
+        if (exp.dataset, exp.arch, exp.method, exp.seed) == (dataset, arch, method, int(seed)):
+            return exp
+    raise ConfigError(f"no experiment {dataset}/{arch}/{method}/seed{seed} in the config")

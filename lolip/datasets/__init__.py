@@ -1,0 +1,70 @@
+"""Dataset sources: each turns a config entry into a :class:`Dataset`.
+
+A config entry names its ``source`` and the source's options, e.g.
+``mnist: {source: mnist, eps: 0.1, dir: ../shared/data/mnist}``. Every source module has
+``check(name, spec)``, cheap and run when the workflow loads (missing files, bad options),
+and ``load(name, spec, resources)``, which reads (or downloads into ``resources``) and
+verifies the data.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_prepared
+
+__all__ = ["Dataset", "DatasetError", "check", "load", "prepare", "read_prepared", "write_prepared"]
+
+SOURCES: dict[str, str] = {
+    "digits": "lolip.datasets.digits",
+    "mnist": "lolip.datasets.mnist",
+    "npz": "lolip.datasets.npz",
+    "cifar10": "lolip.datasets.cifar10",
+    "svhn": "lolip.datasets.svhn",
+    "resimagenet": "lolip.datasets.resimagenet",
+}
+
+
+def _module(spec: dict[str, Any]) -> ModuleType:
+    source = spec.get("source")
+    if source not in SOURCES:
+        raise ValueError(f"unknown dataset source {source!r} (known: {', '.join(SOURCES)})")
+    return importlib.import_module(SOURCES[source])
+
+
+def check(name: str, spec: dict[str, Any]) -> None:
+    """Fail fast, naming the problem, if dataset ``name`` cannot be prepared."""
+    _module(spec).check(name, spec)
+
+
+def load(name: str, spec: dict[str, Any], resources: str | os.PathLike = "resources") -> Dataset:
+    """Read (or download into ``resources``), verify and return dataset ``name``."""
+    return _module(spec).load(name, spec, Path(resources))
+
+
+def prepare(
+    name: str,
+    spec: dict[str, Any],
+    out: str | os.PathLike,
+    resources: str | os.PathLike = "resources",
+) -> None:
+    """Write the prepared HDF5 file of dataset ``name`` to ``out``.
+
+    Sources too large to hold in memory (Restricted ImageNet) write ``out`` themselves,
+    incrementally; the others go through :func:`load` and :func:`write_prepared`.
+    """
+    module = _module(spec)
+    if hasattr(module, "prepare"):
+        module.prepare(name, spec, Path(out), Path(resources))
+    else:
+        write_prepared(out, module.load(name, spec, Path(resources)))
+
+
+def source_dir(spec: dict[str, Any], env_var: str) -> Path | None:
+    """The local directory of a source's raw files: config ``dir``, else ``$env_var``."""
+    value = spec.get("dir") or os.environ.get(env_var)
+    return Path(value) if value else None

@@ -1,0 +1,182 @@
+"""The prepared-dataset file: one HDF5 file per dataset, the only thing later stages read.
+
+Layout (format version 1)::
+
+    x_train, x_test   uint8 (pixel / pixel_max is the [0, 1] value) or float32 in [0, 1],
+                      shape (N, C, H, W), chunked and gzip-compressed
+    y_train, y_test   int64 labels in 0..K-1
+    index_train/test  optional int64: each image's index in the source (e.g. a random split)
+    path_train/test   optional variable-length strings: each image's source file
+    attrs: name, source, pixel_max, classes (JSON list), provenance (JSON dict), format_version,
+           optionally input_size (images stored larger are centre-cropped to it for
+           evaluation and randomly cropped for training, as Restricted ImageNet's 72 -> 64)
+
+Storing uint8 keeps files small and lets the separation kernel work on bytes; models
+always see ``x / pixel_max`` as float32.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import h5py
+import numpy as np
+
+from lolip.io import atomic_path
+
+if TYPE_CHECKING:
+    import torch
+
+FORMAT_VERSION = 1
+SPLITS = ("train", "test")
+
+
+class DatasetError(ValueError):
+    """A dataset file or array is missing, corrupt or malformed."""
+
+
+@dataclass
+class Dataset:
+    """Images and labels of one dataset, as prepared for every later stage."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    pixel_max: float
+    classes: list[str]
+    source: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    extras: dict[str, np.ndarray] = field(default_factory=dict)
+    input_size: int | None = None
+
+    def __post_init__(self) -> None:
+        validate(self)
+
+    @property
+    def n_classes(self) -> int:
+        return len(self.classes)
+
+    @property
+    def image_shape(self) -> tuple[int, int, int]:
+        return tuple(self.x_train.shape[1:])
+
+    def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
+        if split not in SPLITS:
+            raise ValueError(f"unknown split {split!r} (known: {', '.join(SPLITS)})")
+        return getattr(self, f"x_{split}"), getattr(self, f"y_{split}")
+
+    def tensors(
+        self,
+        split: str,
+        device: torch.device | str = "cpu",
+        limit: int | None = None,
+        crop: bool = True,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Float images in [0, 1] (N, C, H, W) and long labels, on ``device``.
+
+        With ``crop`` (the default, what models see at evaluation) images stored larger
+        than ``input_size`` are centre-cropped to it; training crops them at random.
+        """
+        import torch
+
+        x, y = self.arrays(split)
+        if limit is not None:
+            x, y = x[:limit], y[:limit]
+        if crop:
+            x = center_crop(x, self.input_size)
+        xt = torch.from_numpy(np.ascontiguousarray(x)).to(device)
+        xt = xt.float().div_(self.pixel_max) if x.dtype == np.uint8 else xt.float()
+        return xt, torch.from_numpy(np.asarray(y, dtype=np.int64)).to(device)
+
+
+def center_crop(x: np.ndarray, size: int | None) -> np.ndarray:
+    """The central ``size`` x ``size`` window of NCHW images (unchanged if ``size`` is None)."""
+    if size is None or x.shape[-1] == size and x.shape[-2] == size:
+        return x
+    top, left = (x.shape[-2] - size) // 2, (x.shape[-1] - size) // 2
+    return x[..., top : top + size, left : left + size]
+
+
+def validate(ds: Dataset) -> None:
+    """Raise :class:`DatasetError` naming the first problem with ``ds``'s arrays."""
+    for split in SPLITS:
+        x, y = getattr(ds, f"x_{split}"), getattr(ds, f"y_{split}")
+        where = f"dataset {ds.name!r}, x_{split}"
+        if x.ndim != 4:
+            raise DatasetError(f"{where}: expected shape (N, C, H, W), got {x.shape}")
+        if x.dtype not in (np.uint8, np.float32):
+            raise DatasetError(f"{where}: expected uint8 or float32, got {x.dtype}")
+        if x.dtype == np.float32 and x.size and (np.nanmin(x) < 0 or np.nanmax(x) > 1):
+            raise DatasetError(f"{where}: float images must lie in [0, 1]")
+        if x.dtype == np.float32 and np.isnan(x).any():
+            raise DatasetError(f"{where}: contains NaN")
+        if y.shape != (len(x),):
+            raise DatasetError(f"{where}: {len(x)} images but labels of shape {y.shape}")
+        if len(y) and (y.min() < 0 or y.max() >= len(ds.classes)):
+            raise DatasetError(
+                f"dataset {ds.name!r}, y_{split}: labels must lie in 0..{len(ds.classes) - 1}"
+            )
+    if ds.x_train.shape[1:] != ds.x_test.shape[1:]:
+        raise DatasetError(
+            f"dataset {ds.name!r}: train images {ds.x_train.shape[1:]} and test images "
+            f"{ds.x_test.shape[1:]} differ in shape"
+        )
+    if ds.input_size is not None and min(ds.x_train.shape[-2:]) < ds.input_size:
+        raise DatasetError(
+            f"dataset {ds.name!r}: input_size {ds.input_size} exceeds the stored images "
+            f"{ds.x_train.shape[-2:]}"
+        )
+    if len(ds.x_train) == 0 or len(ds.x_test) == 0:
+        raise DatasetError(f"dataset {ds.name!r}: train and test splits must not be empty")
+
+
+def write_prepared(path: str | os.PathLike, ds: Dataset) -> None:
+    """Write ``ds`` to ``path`` atomically (see the module docstring for the layout)."""
+    with atomic_path(path) as tmp, h5py.File(tmp, "w") as f:
+        for split in SPLITS:
+            x, y = ds.arrays(split)
+            chunk = (min(len(x), 256), *x.shape[1:])
+            f.create_dataset(f"x_{split}", data=x, chunks=chunk, compression="gzip")
+            f.create_dataset(f"y_{split}", data=y.astype(np.int64))
+        for key, value in ds.extras.items():
+            f.create_dataset(key, data=value)
+        f.attrs.update(
+            name=ds.name,
+            source=ds.source,
+            pixel_max=float(ds.pixel_max),
+            classes=json.dumps(list(ds.classes)),
+            provenance=json.dumps(ds.provenance, sort_keys=True),
+            format_version=FORMAT_VERSION,
+        )
+        if ds.input_size is not None:
+            f.attrs["input_size"] = int(ds.input_size)
+
+
+def read_prepared(path: str | os.PathLike) -> Dataset:
+    """Read a file written by :func:`write_prepared`."""
+    if not os.path.exists(path):
+        raise DatasetError(f"prepared dataset {str(path)!r} does not exist")
+    try:
+        with h5py.File(path, "r") as f:
+            if f.attrs.get("format_version") != FORMAT_VERSION:
+                raise DatasetError(f"{str(path)!r}: not a lolip dataset file (format version)")
+            arrays = {k: f[k][()] for k in f.keys()}
+            attrs = dict(f.attrs)
+    except OSError as err:
+        raise DatasetError(f"cannot read prepared dataset {str(path)!r}: {err}") from err
+    core = {k: arrays.pop(k) for k in ("x_train", "y_train", "x_test", "y_test")}
+    return Dataset(
+        name=str(attrs["name"]),
+        source=str(attrs["source"]),
+        pixel_max=float(attrs["pixel_max"]),
+        classes=json.loads(attrs["classes"]),
+        provenance=json.loads(attrs["provenance"]),
+        extras=arrays,
+        input_size=int(attrs["input_size"]) if "input_size" in attrs else None,
+        **core,
+    )

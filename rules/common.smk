@@ -1,0 +1,86 @@
+# Config handling: the experiment grid, wildcard constraints and input functions.
+import os
+import re
+
+from lolip.config import ConfigError, check, find
+
+try:
+    EXPERIMENTS = check(config)
+except ConfigError as err:
+    raise WorkflowError(f"config error: {err}") from None
+
+DATASETS = list(config["datasets"])
+GROUPS = sorted({(e.dataset, e.arch) for e in EXPERIMENTS})
+
+
+def _choice(names):
+    return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+
+
+wildcard_constraints:
+    dataset=_choice(DATASETS),
+    arch=_choice({e.arch for e in EXPERIMENTS} or {"none"}),
+    method=_choice(config["methods"]),
+    seed=r"\d+",
+
+
+EXP = "{dataset}/{arch}/{method}/seed{seed}"
+
+
+def exp_paths(pattern):
+    return [
+        pattern.format(dataset=e.dataset, arch=e.arch, method=e.method, seed=e.seed)
+        for e in EXPERIMENTS
+    ]
+
+
+def get_experiment(wildcards):
+    """The resolved experiment behind a model or metrics path, as plain params."""
+    e = find(config, wildcards.dataset, wildcards.arch, wildcards.method, wildcards.seed)
+    return {
+        "eps": e.eps,
+        "method_spec": e.method_spec,
+        "training": e.training,
+        "evaluation": e.evaluation,
+    }
+
+
+def get_reported():
+    path = os.environ.get("LOLIP_REPORTED") or config.get("reported")
+    return path if path and os.path.exists(path) else None
+
+
+def get_dataset_outputs():
+    return expand("results/datasets/{dataset}.h5", dataset=DATASETS)
+
+
+def get_separation_outputs():
+    out = expand("results/separation/{dataset}.json", dataset=DATASETS)
+    if config.get("separation", {}).get("random_labels", False):
+        out += expand("results/separation/{dataset}_random_labels.json", dataset=DATASETS)
+    return out
+
+
+def get_model_outputs():
+    return exp_paths(f"results/models/{EXP}/model.pt")
+
+
+def get_metrics_outputs():
+    return exp_paths(f"results/eval/{EXP}/metrics.json")
+
+
+def get_table_outputs():
+    stems = ["table1_separation"] + [f"{d}_{a}" for d, a in GROUPS]
+    return expand("results/tables/{stem}.{ext}", stem=stems, ext=["csv", "md", "tex"])
+
+
+def get_all_outputs():
+    return get_separation_outputs() + get_metrics_outputs() + get_table_outputs()
+
+
+def get_group_metrics(wildcards):
+    return [
+        f"results/eval/{e.key}/metrics.json"
+        for e in EXPERIMENTS
+        if (e.dataset, e.arch) == (wildcards.dataset, wildcards.arch)
+    ]

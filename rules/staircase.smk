@@ -1,0 +1,35 @@
+# Appendix illustration (after Raghunathan et al. 2020): a cubic spline fitted by every training
+# method to a 1-D staircase, with few (small) or many (large) training points.
+
+
+rule fit_staircase:
+    output:
+        table=report(
+            "results/staircase/{size}.csv",
+            caption="../report/staircase_table.rst",
+            category="Staircase",
+            subcategory="{size}",
+        ),
+        figure=report(
+            "results/staircase/{size}.png",
+            caption="../report/staircase_figure.rst",
+            category="Staircase",
+            subcategory="{size}",
+        ),
+    log:
+        "logs/staircase/{size}.log",
+    benchmark:
+        "results/benchmarks/fit_staircase/{size}.tsv"
+    wildcard_constraints:
+        size="small|large",
+    conda:
+        "../envs/lolip.yaml"
+    params:
+        n_train=lambda wildcards: config["staircase"][wildcards.size]["n_train"],
+        n_test=lambda wildcards: config["staircase"][wildcards.size]["n_test"],
+        seed=lambda wildcards: config["staircase"][wildcards.size]["seed"],
+        eps=config["staircase"]["eps"],
+        penalty=config["staircase"]["lambda"],
+        methods=config["staircase"]["methods"],
+    script:
+        "../workflow_scripts/fit_staircase.py"

@@ -1,0 +1,30 @@
+"""Shared test fixtures: paths to real data here and small datasets."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def mnist_dir() -> Path:
+    """Real MNIST raw files: $LOLIP_MNIST_DIR, else ../shared/data/mnist beside the repo."""
+    return Path(os.environ.get("LOLIP_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
+
+
+@pytest.fixture(scope="session")
+def mnist_raw_dir() -> Path:
+    path = mnist_dir()
+    if not (path / "train-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"real MNIST raw files not found at {path} (set LOLIP_MNIST_DIR)")
+    return path
+
+
+@pytest.fixture(scope="session")
+def digits():
+    from lolip import datasets
+
+    return datasets.load("digits", {"source": "digits", "eps": 0.1}, "unused")

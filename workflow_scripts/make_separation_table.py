@@ -1,0 +1,9 @@
+"""Rule make_separation_table: Table 1 for every dataset of the run."""
+
+from lolip import pipeline
+from lolip.progress import setup_logging
+
+setup_logging(snakemake.log[0])
+pipeline.make_separation_table(
+    snakemake.input, snakemake.output, reported=snakemake.params.reported
+)
