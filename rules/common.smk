@@ -36,7 +36,9 @@ def exp_paths(pattern):
 
 def get_experiment(wildcards):
     """The resolved experiment behind a model or metrics path, as plain params."""
-    e = find(config, wildcards.dataset, wildcards.arch, wildcards.method, wildcards.seed)
+    e = find(
+        config, wildcards.dataset, wildcards.arch, wildcards.method, wildcards.seed
+    )
     return {
         "eps": e.eps,
         "method_spec": e.method_spec,
@@ -57,7 +59,9 @@ def get_dataset_outputs():
 def get_separation_outputs():
     out = expand("results/separation/{dataset}.json", dataset=DATASETS)
     if config.get("separation", {}).get("random_labels", False):
-        out += expand("results/separation/{dataset}_random_labels.json", dataset=DATASETS)
+        out += expand(
+            "results/separation/{dataset}_random_labels.json", dataset=DATASETS
+        )
     return out
 
 

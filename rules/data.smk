@@ -4,14 +4,14 @@
 rule prepare_dataset:
     output:
         "results/datasets/{dataset}.h5",
-    params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        resources="resources",
     log:
         "logs/prepare_dataset/{dataset}.log",
     benchmark:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     conda:
         "../envs/lolip.yaml"
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        resources="resources",
     script:
         "../workflow_scripts/prepare_dataset.py"

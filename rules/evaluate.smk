@@ -8,14 +8,14 @@ rule evaluate_model:
     output:
         metrics="results/eval/{dataset}/{arch}/{method}/seed{seed}/metrics.json",
         examples="results/eval/{dataset}/{arch}/{method}/seed{seed}/examples.csv",
-    params:
-        experiment=get_experiment,
     log:
         "logs/evaluate_model/{dataset}/{arch}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/evaluate_model/{dataset}/{arch}/{method}/seed{seed}.tsv"
-    threads: 1
     conda:
         "../envs/lolip.yaml"
+    threads: 1
+    params:
+        experiment=get_experiment,
     script:
         "../workflow_scripts/evaluate_model.py"

@@ -7,19 +7,19 @@ rule compute_separation:
     output:
         summary="results/separation/{dataset}.json",
         points="results/separation/{dataset}_points.csv",
+    log:
+        "logs/compute_separation/{dataset}.log",
+    benchmark:
+        "results/benchmarks/compute_separation/{dataset}.tsv"
+    conda:
+        "../envs/lolip.yaml"
+    threads: 2
     params:
         eps=lambda wildcards: config["datasets"][wildcards.dataset]["eps"],
         drop_smallest=lambda wildcards: config["datasets"][wildcards.dataset].get(
             "drop_smallest", 0
         ),
         label_seed=None,
-    log:
-        "logs/compute_separation/{dataset}.log",
-    benchmark:
-        "results/benchmarks/compute_separation/{dataset}.tsv"
-    threads: 2
-    conda:
-        "../envs/lolip.yaml"
     script:
         "../workflow_scripts/compute_separation.py"
 
@@ -28,13 +28,13 @@ use rule compute_separation as compute_separation_random_labels with:
     output:
         summary="results/separation/{dataset}_random_labels.json",
         points="results/separation/{dataset}_random_labels_points.csv",
+    log:
+        "logs/compute_separation_random_labels/{dataset}.log",
+    benchmark:
+        "results/benchmarks/compute_separation_random_labels/{dataset}.tsv"
     params:
         eps=lambda wildcards: config["datasets"][wildcards.dataset]["eps"],
         drop_smallest=lambda wildcards: config["datasets"][wildcards.dataset].get(
             "drop_smallest", 0
         ),
         label_seed=config.get("separation", {}).get("random_label_seed", 0),
-    log:
-        "logs/compute_separation_random_labels/{dataset}.log",
-    benchmark:
-        "results/benchmarks/compute_separation_random_labels/{dataset}.tsv"

@@ -6,12 +6,12 @@ rule make_separation_table:
         expand("results/separation/{dataset}.json", dataset=DATASETS),
     output:
         expand("results/tables/table1_separation.{ext}", ext=["csv", "md", "tex"]),
-    params:
-        reported=get_reported(),
     log:
         "logs/make_separation_table.log",
     conda:
         "../envs/lolip.yaml"
+    params:
+        reported=get_reported(),
     script:
         "../workflow_scripts/make_separation_table.py"
 
@@ -21,11 +21,11 @@ rule make_model_table:
         get_group_metrics,
     output:
         multiext("results/tables/{dataset}_{arch}", ".csv", ".md", ".tex"),
-    params:
-        reported=get_reported(),
     log:
         "logs/make_model_table/{dataset}_{arch}.log",
     conda:
         "../envs/lolip.yaml"
+    params:
+        reported=get_reported(),
     script:
         "../workflow_scripts/make_model_table.py"

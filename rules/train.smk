@@ -6,16 +6,16 @@ rule train_model:
         "results/datasets/{dataset}.h5",
     output:
         "results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
-    params:
-        experiment=get_experiment,
-        # Not an output: Snakemake must not delete it when a killed job is rerun.
-        checkpoint="results/checkpoints/{dataset}/{arch}/{method}/seed{seed}/ckpt.pt",
     log:
         "logs/train_model/{dataset}/{arch}/{method}/seed{seed}.log",
     benchmark:
         "results/benchmarks/train_model/{dataset}/{arch}/{method}/seed{seed}.tsv"
-    threads: 1
     conda:
         "../envs/lolip.yaml"
+    threads: 1
+    params:
+        experiment=get_experiment,
+        # Not an output: Snakemake must not delete it when a killed job is rerun.
+        checkpoint="results/checkpoints/{dataset}/{arch}/{method}/seed{seed}/ckpt.pt",
     script:
         "../workflow_scripts/train_model.py"

@@ -1,0 +1,99 @@
+"""The Snakemake workflow: DAG, lint, bad input caught before any job runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tests.workflow import copy_workflow, edit_config, job_counts, snakemake
+
+METHODS = ["natural", "gr", "llr", "at", "rst0.5", "rst1", "rst2", "trades1", "trades3", "trades6"]
+
+
+@pytest.fixture()
+def wf(tmp_path):
+    return copy_workflow(tmp_path / "wf")
+
+
+def test_default_dag_has_every_stage(wf):
+    out = snakemake(wf, "-n").stdout
+    counts = job_counts(out)
+    assert counts["prepare_dataset"] == 1
+    assert counts["compute_separation"] == 1
+    assert counts["compute_separation_random_labels"] == 1
+    assert counts["train_model"] == len(METHODS)
+    assert counts["evaluate_model"] == len(METHODS)
+    assert counts["make_model_table"] == 1 and counts["make_separation_table"] == 1
+
+
+@pytest.mark.parametrize("target", ["datasets", "separation", "train", "evaluate", "tables"])
+def test_stage_targets_exist(wf, target):
+    counts = job_counts(snakemake(wf, "-n", target).stdout)
+    assert counts[target] == 1
+
+
+def test_single_model_target_builds_only_its_chain(wf):
+    path = "results/eval/digits/DigitsCNN/trades6/seed0/metrics.json"
+    counts = job_counts(snakemake(wf, "-n", path).stdout)
+    assert counts == {"prepare_dataset": 1, "train_model": 1, "evaluate_model": 1, "total": 3}
+
+
+def test_lint_is_clean(wf):
+    proc = snakemake(wf, "--lint")
+    assert "Congratulations" in proc.stdout + proc.stderr
+
+
+def test_snakefmt_is_clean(wf):
+    import subprocess
+    import sys
+
+    files = [str(wf / "Snakefile"), *map(str, (wf / "rules").glob("*.smk"))]
+    proc = subprocess.run(
+        [sys.executable, "-m", "snakefmt", "--check", *files], capture_output=True, text=True
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
+def _fails_before_any_job(wf, message):
+    proc = snakemake(wf, "-n", check=False)
+    assert proc.returncode != 0
+    assert message in proc.stdout + proc.stderr
+    assert not (wf / "results").exists()
+
+
+@pytest.mark.parametrize(
+    "edit, message",
+    [
+        (lambda c: c["experiments"][0].update(dataset="digitz"), "unknown dataset 'digitz'"),
+        (lambda c: c["experiments"][0].update(arch="CNN999"), "unknown arch 'CNN999'"),
+        (lambda c: c["experiments"][0]["methods"].append("trade6"), "unknown method 'trade6'"),
+        (lambda c: c["datasets"]["digits"].update(eps=1.5), "eps"),
+        (lambda c: c["datasets"]["digits"].update(eps=0), "eps"),
+        (lambda c: c["methods"].update(bad={"loss": "tradez"}), "tradez"),
+        (lambda c: c["methods"]["trades6"].update(betta=6), "betta"),
+        (
+            lambda c: c["datasets"]["digits"]["training"].update(optimizer="rmsprop"),
+            "rmsprop",
+        ),
+    ],
+)
+def test_bad_config_stops_before_any_job(wf, edit, message):
+    edit_config(wf / "config/config.yaml", edit)
+    _fails_before_any_job(wf, message)
+
+
+def test_missing_npz_file_stops_before_any_job(wf):
+    edit_config(
+        wf / "config/config.yaml",
+        lambda c: c["datasets"].update(mine={"source": "npz", "path": "nope.npz", "eps": 0.1}),
+    )
+    _fails_before_any_job(wf, "nope.npz")
+
+
+def test_malformed_npz_stops_before_any_job(wf):
+    np.savez(wf / "bad.npz", x_train=np.zeros((3, 4, 4)), y_train=np.zeros(3, int))
+    edit_config(
+        wf / "config/config.yaml",
+        lambda c: c["datasets"].update(mine={"source": "npz", "path": "bad.npz", "eps": 0.1}),
+    )
+    _fails_before_any_job(wf, "lacks key(s) x_test, y_test")
