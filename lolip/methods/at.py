@@ -1,0 +1,70 @@
+"""Adversarial training (Madry et al. 2018)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lolip.methods.inner import check_inner, model_mode, sign_ascent, uniform_start
+
+
+@dataclass
+class AT:
+    """Adversarial training: ``loss_i = CE(f(x'_i), y_i)`` with
+
+    ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} CE(f(x'), y_i)``,
+
+    found by ``steps`` signed-gradient steps of ``step_size * eps`` from a uniform random
+    point of the ball (paper: 10 steps of eps/5). ``attack_mode`` is the model's mode during
+    that search: "train", as the original code runs it (dropout active, batch statistics,
+    and every search step updating the BatchNorm running averages).
+    """
+
+    steps: int = 10
+    step_size: float = 0.2
+    attack_mode: str = "train"
+
+    def __post_init__(self) -> None:
+        check_inner(self.attack_mode, self.steps, self.step_size)
+
+    def perturb(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+    ) -> torch.Tensor:
+        """The adversarial inputs ``x'``, detached."""
+        return ce_ascent(model, x, y, eps, self.steps, self.step_size, self.attack_mode)
+
+    def terms(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+    ) -> dict[str, torch.Tensor]:
+        """Per-example ``adv_ce = CE(f(x'), y)``."""
+        x_adv = self.perturb(model, x, y, eps)
+        return {"adv_ce": F.cross_entropy(model(x_adv), y, reduction="none")}
+
+    def __call__(
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+    ) -> torch.Tensor:
+        return self.terms(model, x, y, eps)["adv_ce"]
+
+
+def ce_ascent(
+    model: nn.Module,
+    x: torch.Tensor,
+    y: torch.Tensor,
+    eps: float,
+    steps: int,
+    step_size: float,
+    mode: str,
+) -> torch.Tensor:
+    """PGD on ``CE(f(x'), y)`` from a uniform random start, the model in ``mode`` (AT, RST)."""
+    with model_mode(model, mode):
+        return sign_ascent(
+            lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none"),
+            x,
+            uniform_start(x, eps),
+            eps,
+            steps=steps,
+            alpha=step_size * eps,
+        )
