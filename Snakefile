@@ -11,12 +11,16 @@ configfile: "config/config.yaml"
 validate(config, "config/schema.yaml")
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/separation.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/tables.smk"
+include: "rules/staircase.smk"
 
 
 rule all:
@@ -48,3 +52,13 @@ rule evaluate:
 rule tables:
     input:
         get_table_outputs(),
+
+
+rule staircase:
+    input:
+        get_staircase_outputs(),
+
+
+rule figures:
+    input:
+        get_figure_outputs(),

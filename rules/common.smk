@@ -9,7 +9,9 @@ try:
 except ConfigError as err:
     raise WorkflowError(f"config error: {err}") from None
 
-DATASETS = list(config["datasets"])
+# Datasets of the run's experiments. Every configured dataset can still be asked for by
+# path (e.g. results/separation/mine.json for a dataset without experiments).
+DATASETS = list(dict.fromkeys(e.dataset for e in EXPERIMENTS))
 GROUPS = sorted({(e.dataset, e.arch) for e in EXPERIMENTS})
 
 
@@ -18,7 +20,7 @@ def _choice(names):
 
 
 wildcard_constraints:
-    dataset=_choice(DATASETS),
+    dataset=_choice(config["datasets"]),
     arch=_choice({e.arch for e in EXPERIMENTS} or {"none"}),
     method=_choice(config["methods"]),
     seed=r"\d+",
@@ -78,8 +80,21 @@ def get_table_outputs():
     return expand("results/tables/{stem}.{ext}", stem=stems, ext=["csv", "md", "tex"])
 
 
+def get_staircase_outputs():
+    if "staircase" not in config:
+        return []
+    return expand(
+        "results/staircase/{size}.{ext}", size=["small", "large"], ext=["csv", "png"]
+    )
+
+
 def get_all_outputs():
-    return get_separation_outputs() + get_metrics_outputs() + get_table_outputs()
+    return (
+        get_separation_outputs()
+        + get_metrics_outputs()
+        + get_table_outputs()
+        + get_staircase_outputs()
+    )
 
 
 def get_group_metrics(wildcards):

@@ -1,5 +1,6 @@
 # Appendix illustration (after Raghunathan et al. 2020): a cubic spline fitted by every training
-# method to a 1-D staircase, with few (small) or many (large) training points.
+# method to a 1-D staircase, with few (small) or many (large) training points. Params are read
+# when a job is made, so a config without a `staircase` section still parses.
 
 
 rule fit_staircase:
@@ -28,8 +29,8 @@ rule fit_staircase:
         n_train=lambda wildcards: config["staircase"][wildcards.size]["n_train"],
         n_test=lambda wildcards: config["staircase"][wildcards.size]["n_test"],
         seed=lambda wildcards: config["staircase"][wildcards.size]["seed"],
-        eps=config["staircase"]["eps"],
-        penalty=config["staircase"]["lambda"],
-        methods=config["staircase"]["methods"],
+        eps=lambda wildcards: config["staircase"]["eps"],
+        penalty=lambda wildcards: config["staircase"]["lambda"],
+        methods=lambda wildcards: config["staircase"]["methods"],
     script:
         "../workflow_scripts/fit_staircase.py"
