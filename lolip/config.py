@@ -7,6 +7,9 @@ evaluate it. Training settings are merged in order of precedence (later wins):
 2. ``experiments[i].training``            (the table's optimiser, lr, schedule, epochs)
 3. ``experiments[i].training_by_method``  (e.g. SVHN's lr 1e-3 for AT, RST and LLR)
 
+A group's ``method_overrides`` changes a method's hyperparameters for that group only
+(Restricted ImageNet's LLR uses lambda 3, mu 6 but keeps the table row ``llr``).
+
 Evaluation settings merge ``evaluation`` with ``experiments[i].evaluation``. Because the
 resolved settings are a rule's ``params``, changing one method's hyperparameter retrains
 exactly the models that use it.
@@ -88,7 +91,7 @@ def _resolve(config: dict[str, Any], group: dict[str, Any], method: str, seed: i
     training = merge(dataset.get("training", {}), group.get("training", {}))
     training = merge(training, group.get("training_by_method", {}).get(method, {}))
     evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
-    spec = config["methods"][method]
+    spec = merge(config["methods"][method], group.get("method_overrides", {}).get(method, {}))
     if spec.get("loss") not in LOSSES:
         raise ConfigError(
             f"{where}: unknown loss {spec.get('loss')!r} (known: {', '.join(LOSSES)})"
