@@ -14,6 +14,7 @@ validate(config, "config/schema.yaml")
 report: "report/workflow.rst"
 
 
+include: "rules/resources.smk"
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/separation.smk"
@@ -58,7 +59,3 @@ rule staircase:
     input:
         get_staircase_outputs(),
 
-
-rule figures:
-    input:
-        get_figure_outputs(),

@@ -14,7 +14,13 @@ rule evaluate_model:
         "results/benchmarks/evaluate_model/{dataset}/{arch}/{method}/seed{seed}.tsv"
     conda:
         "../envs/lolip.yaml"
-    threads: 1
+    threads: threads_of("evaluate")
+    resources:
+        mem_mb=mem_mb_of("evaluate"),
+        runtime=runtime_of("evaluate"),
+        gpu=gpu_of("evaluate"),
+        gpu_model=gpu_model_of("evaluate"),
+        slurm_partition=slurm_partition_of("evaluate"),
     params:
         experiment=get_experiment,
     script:

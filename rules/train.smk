@@ -12,7 +12,13 @@ rule train_model:
         "results/benchmarks/train_model/{dataset}/{arch}/{method}/seed{seed}.tsv"
     conda:
         "../envs/lolip.yaml"
-    threads: 1
+    threads: threads_of("train")
+    resources:
+        mem_mb=mem_mb_of("train"),
+        runtime=runtime_of("train"),
+        gpu=gpu_of("train"),
+        gpu_model=gpu_model_of("train"),
+        slurm_partition=slurm_partition_of("train"),
     params:
         experiment=get_experiment,
         # Not an output: Snakemake must not delete it when a killed job is rerun.

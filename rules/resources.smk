@@ -1,0 +1,142 @@
+# Resources of the training and evaluation jobs (threads, mem_mb, runtime in minutes, gpu),
+# scaled by dataset and architecture. The `gpu` resource is a request: SLURM turns it into
+# `--gpus`, `--resources gpu=N` caps it locally, and the code uses CUDA only if present.
+#
+# The built-in numbers below are overridden by the config's `resources:` key, most specific
+# entry last: "*" < "<dataset>" < "<arch>" < "<dataset>/<arch>", e.g.
+#   resources:
+#     train: {cifar10/WRN_40_10: {runtime: 4320}, "*": {gpu: 0}}
+#     evaluate: {resimagenet: {mem_mb: 96000}}
+#     gpu_model: a100        # else $LOLIP_SLURM_GPU_MODEL; only GPU jobs ask for it
+# A retried job (after an out-of-memory kill or a time-out) gets `attempt` times the memory
+# and runtime; training resumes from its checkpoint.
+import os
+import re
+
+# Compute by architecture family (`_dropNN` variants share their base's row): the paper's
+# recipe on one GPU, or on CPU threads for the small CNNs.
+ARCH_RESOURCES = {
+    "DigitsCNN": {
+        "train": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
+        "evaluate": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
+    },
+    "CNN001": {
+        "train": {"threads": 2, "mem_mb": 2000, "runtime": 48 * 60, "gpu": 0},
+        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 0},
+    },
+    "CNN002": {
+        "train": {"threads": 2, "mem_mb": 2000, "runtime": 48 * 60, "gpu": 0},
+        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 0},
+    },
+    "WRN_40_10": {
+        "train": {"threads": 4, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
+        "evaluate": {"threads": 4, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
+    },
+    "ResNet50": {
+        "train": {"threads": 8, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
+        "evaluate": {"threads": 8, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
+    },
+    "ResNet152": {
+        "train": {"threads": 8, "mem_mb": 12000, "runtime": 120 * 60, "gpu": 1},
+        "evaluate": {"threads": 8, "mem_mb": 12000, "runtime": 12 * 60, "gpu": 1},
+    },
+}
+
+# Memory (MB) to hold a dataset's splits in memory as stored and as float32 tensors, by source.
+DATA_MB = {
+    "digits": 100,
+    "mnist": 1000,
+    "cifar10": 2000,
+    "svhn": 3000,
+    "resimagenet": 40000,
+    "npz": 4000,
+}
+
+RESOURCE_KEYS = ("threads", "mem_mb", "runtime", "gpu")
+
+
+def _arch_family(arch):
+    return re.sub(r"_drop\d+$", "", arch)
+
+
+def _configured(stage, wildcards):
+    """The config's overrides for one job, least specific first."""
+    table = config.get("resources", {}).get(stage, {})
+    merged = {}
+    for key in (
+        "*",
+        wildcards.dataset,
+        wildcards.arch,
+        f"{wildcards.dataset}/{wildcards.arch}",
+    ):
+        entry = table.get(key, {})
+        unknown = sorted(set(entry) - set(RESOURCE_KEYS))
+        if unknown:
+            raise WorkflowError(
+                f"resources.{stage}.{key}: unknown resource(s) {', '.join(unknown)} "
+                f"(known: {', '.join(RESOURCE_KEYS)})"
+            )
+        merged.update(entry)
+    return merged
+
+
+def job_resources(stage, wildcards):
+    """threads, mem_mb, runtime and gpu of one `stage` ("train" or "evaluate") job."""
+    family = _arch_family(wildcards.arch)
+    if family not in ARCH_RESOURCES:
+        raise WorkflowError(
+            f"no resources for arch {wildcards.arch!r} (known families: "
+            f"{', '.join(ARCH_RESOURCES)}); add it to rules/resources.smk or set "
+            f"resources.{stage}.{wildcards.arch} in the config"
+        )
+    out = dict(ARCH_RESOURCES[family][stage])
+    source = config["datasets"][wildcards.dataset]["source"]
+    out["mem_mb"] += DATA_MB[source]
+    out.update(_configured(stage, wildcards))
+    return out
+
+
+def threads_of(stage):
+    return lambda wildcards: job_resources(stage, wildcards)["threads"]
+
+
+def mem_mb_of(stage):
+    def mem_mb(wildcards, attempt):
+        return job_resources(stage, wildcards)["mem_mb"] * attempt
+
+    return mem_mb
+
+
+def runtime_of(stage):
+    def runtime(wildcards, attempt):
+        return job_resources(stage, wildcards)["runtime"] * attempt
+
+    return runtime
+
+
+def gpu_of(stage):
+    return lambda wildcards: job_resources(stage, wildcards)["gpu"]
+
+
+def gpu_model_of(stage):
+    """The GPU type GPU jobs ask SLURM for ("" = any; CPU jobs never name one)."""
+
+    def gpu_model(wildcards):
+        if not job_resources(stage, wildcards)["gpu"]:
+            return ""
+        configured = config.get("resources", {}).get("gpu_model")
+        return configured or os.environ.get("LOLIP_SLURM_GPU_MODEL", "")
+
+    return gpu_model
+
+
+def slurm_partition_of(stage):
+    """$LOLIP_SLURM_GPU_PARTITION for GPU jobs if set, else $LOLIP_SLURM_PARTITION ("" = default)."""
+
+    def partition(wildcards):
+        cpu_partition = os.environ.get("LOLIP_SLURM_PARTITION", "")
+        if job_resources(stage, wildcards)["gpu"]:
+            return os.environ.get("LOLIP_SLURM_GPU_PARTITION") or cpu_partition
+        return cpu_partition
+
+    return partition
