@@ -137,7 +137,7 @@ def evaluate_model(
     metrics["seconds"] = {
         **metrics["seconds"],
         "evaluate": time.perf_counter() - tic,
-        "train": meta["timings"]["train_seconds"],
+        "training": meta["timings"]["train_seconds"],
     }
     with atomic_path(examples_out) as tmp:
         examples.to_csv(tmp, index=False)
@@ -176,25 +176,110 @@ def compute_separation(
     write_json(summary_out, {**result.summary, "dataset": ds.name})
 
 
+def _reference_summaries(paths: list[str]) -> dict[str, dict[str, Any]]:
+    """Separation summaries by dataset (each carries its ``dataset`` name)."""
+    return {s["dataset"]: s for s in map(read_json, paths)}
+
+
+def _model_caption(spec: tables.TableSpec) -> str:
+    attack = "PGD" if spec.attack == tables.DEFAULT_ATTACK else spec.attack
+    text = spec.caption or f"{spec.name}: accuracies in %, test Lipschitz, gaps (train - test)."
+    return (
+        f"{text} Adversarial columns without a named attack: {attack}. Row "
+        f"'{tables.NN_ROW}': the nearest-neighbour classifier of the existence theorem; "
+        "its adversarial test accuracy is certified at radius eps (a lower bound against any "
+        "attack) and its Lipschitz constant is the exact 1/r (r = half the train-train "
+        "separation)."
+    )
+
+
 def make_model_table(
-    metrics_paths: list[str], outputs: list[str], *, dataset: str, arch: str, reported: str | None
+    metrics_paths: list[str],
+    separation_paths: list[str],
+    outputs: list[str],
+    *,
+    spec: dict[str, Any],
+    reported: str | None,
 ) -> None:
-    paper = tables.load_reported(reported)
+    """One model table of the paper's layout (``spec``: :meth:`lolip.tables.TableSpec.to_dict`)."""
+    layout = tables.TableSpec.from_dict(spec)
     df = tables.model_table(
-        [read_json(p) for p in metrics_paths], tables.reported_model_rows(paper, dataset, arch)
+        layout,
+        [read_json(p) for p in metrics_paths],
+        tables.load_reported(reported),
+        _reference_summaries(separation_paths),
     )
-    csv, md, tex = outputs
-    caption = f"{dataset}, {arch}: accuracies in %, test Lipschitz, gaps (train - test)."
-    tables.write_table(
-        df, csv, md, tex, columns=tables.MODEL_COLUMNS, key="method", caption=caption
-    )
+    tables.write_model_table(df, layout, outputs, caption=_model_caption(layout))
 
 
 def make_separation_table(
-    summaries: list[str], outputs: list[str], *, reported: str | None
+    summaries: list[str],
+    random_summaries: list[str] | None,
+    outputs: list[str],
+    *,
+    reported: str | None,
 ) -> None:
-    df = tables.separation_table([read_json(p) for p in summaries], tables.load_reported(reported))
-    csv, md, tex = outputs
-    caption = "Table 1: l_inf separation (inputs in [0, 1]); 1-NN rule clean / certified acc (%)."
-    columns = ["eps", "train_train", "test_train", "nn_clean_acc", "nn_certified_acc"]
-    tables.write_table(df, csv, md, tex, columns=columns, key="dataset", caption=caption, digits=3)
+    """Table 1; with ``random_summaries`` the random-label control's columns beside it."""
+    df = tables.separation_table(
+        [read_json(p) for p in summaries],
+        tables.load_reported(reported),
+        [read_json(p) for p in random_summaries] if random_summaries else None,
+    )
+    caption = (
+        "Table 1: l_inf separation (inputs in [0, 1]): the minimum over training (train-train) "
+        "and test (test-train) points of the distance to the nearest training point of "
+        "another class; 'none dropped' before dropping near-duplicates (paper: SVHN 4, "
+        "Restricted ImageNet 6). 1-NN: the theorem's nearest-neighbour classifier, clean and "
+        "certified-at-eps test accuracy (%). Random labels: the same minima with the training "
+        "labels permuted."
+    )
+    tables.write_separation_table(df, outputs, caption=caption)
+
+
+def make_lipschitz_figure(metrics_paths: list[str], out: str, *, spec: dict[str, Any]) -> None:
+    """Test Lipschitz against adversarial test accuracy of every model of one table."""
+    from lolip import figures
+
+    layout = tables.TableSpec.from_dict(spec)
+    models = tables.model_rows(
+        layout, [read_json(p) for p in metrics_paths], ["test_lipschitz", "adv_test_acc"]
+    )
+    figures.lipschitz_vs_accuracy(
+        models,
+        out,
+        blocks={b.name: b.title for b in layout.blocks},
+        title=f"{layout.name}: test Lipschitz vs adversarial test accuracy",
+        adv_label=f"{tables.column_label('adv_test_acc', layout.attack)} (%)",
+    )
+
+
+def make_gap_figure(metrics_paths: list[str], out: str, *, spec: dict[str, Any]) -> None:
+    """Train - test gaps (clean and adversarial) per method of one table."""
+    from lolip import figures
+
+    layout = tables.TableSpec.from_dict(spec)
+    df = tables.model_table(
+        layout, [read_json(p) for p in metrics_paths], columns=["gap", "adv_gap"]
+    )
+    figures.gap_by_method(
+        df,
+        out,
+        blocks={b.name: b.title for b in layout.blocks},
+        title=f"{layout.name}: generalisation gaps per method (adversarial: {layout.attack})",
+    )
+
+
+def make_separation_figure(
+    summary: str, points: str, out: str, *, random_points: str | None = None
+) -> None:
+    """Histograms of one dataset's per-point separation, random-label control overlaid."""
+    from lolip import figures, separation
+
+    s = read_json(summary)
+    figures.separation_histogram(
+        separation.read_points(points),
+        s["eps"],
+        out,
+        title=f"{s['dataset']}: l∞ distance to the nearest training point of another class",
+        random_points=separation.read_points(random_points) if random_points else None,
+    )

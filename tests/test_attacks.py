@@ -1,0 +1,292 @@
+"""Attacks: the ball, eps = 0, the any-iterate rule, targets, and torchattacks as reference."""
+
+from __future__ import annotations
+
+import math
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+from sklearn.datasets import load_digits
+from torch import nn
+
+from lolip.attacks import AttackResult, build_attack
+from lolip.attacks.autoattack import autoattack
+from lolip.attacks.multitarget import multitarget
+from lolip.attacks.pgd import pgd
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    # Tiny models on a shared 2-core machine: thread hand-offs cost more than they save.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    """sklearn's 8x8 digits in [0, 1], NCHW: (x_train, y_train, x_test, y_test)."""
+    bunch = load_digits()
+    x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16
+    y = torch.tensor(bunch.target, dtype=torch.long)
+    return x[:1200], y[:1200], x[1200:], y[1200:]
+
+
+@pytest.fixture(scope="module")
+def model(digits) -> nn.Module:
+    """A small MLP with dropout, trained naturally for a few seconds (~92% test accuracy)."""
+    x, y = digits[0], digits[1]
+    torch.manual_seed(0)
+    net = nn.Sequential(
+        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10)
+    )
+    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+    for _ in range(12):
+        for batch in torch.randperm(len(y)).split(100):
+            loss = F.cross_entropy(net(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return net.eval()
+
+
+def standard_error(accuracy: float, n: int) -> float:
+    return math.sqrt(accuracy * (1 - accuracy) / n)
+
+
+def distances(x: torch.Tensor, x_adv: torch.Tensor, norm: str) -> torch.Tensor:
+    diff = (x_adv - x).flatten(1)
+    return diff.abs().amax(1) if norm == "linf" else diff.norm(dim=1)
+
+
+@pytest.mark.parametrize(("norm", "eps"), [("linf", 0.3), ("l2", 1.5)])
+@pytest.mark.parametrize("attack", [pgd, multitarget])
+def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits, attack, norm, eps):
+    x, y = digits[2][:100], digits[3][:100]
+    gen = torch.Generator().manual_seed(0)
+    result = attack(model, x, y, eps, norm=norm, steps=5, step_size=0.5, restarts=2, generator=gen)
+    assert distances(x, result.x_adv, norm).max() <= eps * (1 + 1e-5)
+    assert result.x_adv.min() >= 0 and result.x_adv.max() <= 1
+    # The attack must actually move: far from the clean point, not only inside the ball.
+    assert distances(x, result.x_adv, norm).max() > eps / 2
+
+
+@pytest.mark.parametrize("norm", ["linf", "l2"])
+def test_returned_input_is_misclassified_exactly_when_broken(model, digits, norm):
+    x, y = digits[2], digits[3]
+    gen = torch.Generator().manual_seed(1)
+    result = pgd(model, x, y, 0.1 if norm == "linf" else 0.8, norm=norm, restarts=3, generator=gen)
+    with torch.no_grad():
+        wrong = model(result.x_adv).argmax(1) != y
+    assert 0 < result.broken.float().mean() < 1
+    assert torch.equal(wrong, result.broken)
+
+
+@pytest.mark.parametrize("attack", [pgd, multitarget])
+def test_eps_zero_breaks_exactly_the_misclassified_points(model, digits, attack):
+    x, y = digits[2], digits[3]
+    result = attack(model, x, y, 0.0, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        wrong = model(x).argmax(1) != y
+    assert wrong.any()
+    assert torch.equal(result.broken, wrong)
+    assert torch.equal(result.x_adv, x)
+
+
+class Bump(nn.Module):
+    """Two classes on a 1-pixel input: margin m(x) = z_1 - z_0 = 1 - 10 |x - 0.55|.
+
+    Misclassified (label 0) exactly on (0.45, 0.65). Around x = 0.3 with eps = 0.3 the
+    ball is [0, 0.6]; a sign step of 0.6 jumps between its ends, and CE ascent points up
+    below 0.55 and down above it, so from any start in [0, 0.5) the iterates run
+    0.6 (misclassified), 0 (correct), 0.6, 0: after an even number of steps the last
+    iterate is correct although an earlier one was not.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        margin = 1 - 10 * (x.flatten(1)[:, 0] - 0.55).abs()
+        return torch.stack([torch.zeros_like(margin), margin], dim=1)
+
+
+def test_point_broken_at_intermediate_iterate_stays_broken():
+    model = Bump()
+    x, y = torch.full((400, 1, 1, 1), 0.3), torch.zeros(400, dtype=torch.long)
+    settings = {"steps": 4, "step_size": 2.0}  # step 0.6 = 2 eps
+    result = pgd(model, x, y, 0.3, generator=torch.Generator().manual_seed(0), **settings)
+    assert result.broken.all()
+    with torch.no_grad():
+        assert (model(result.x_adv).argmax(1) == 1).all()
+    # A last-iterate verdict misses most of them: only starts above 0.55 end at 0.6.
+    torchattacks = pytest.importorskip("torchattacks")
+    torch.manual_seed(0)
+    last = torchattacks.PGD(model, eps=0.3, alpha=0.6, steps=4, random_start=True)(x, y)
+    with torch.no_grad():
+        assert (model(last).argmax(1) == 1).float().mean() < 0.3
+
+
+class TwoRoutes(nn.Module):
+    """Three classes on 2 x 20 pixels a, b; x = 0.5 everywhere, eps = 0.2, label 0.
+
+    With means m_a, m_b of (a - 0.5), (b - 0.5): z_0 = 0, z_1 = -1 + 2 m_a stays below 0
+    in the ball, so target 1 cannot succeed; z_2 = -0.3 + 3 m_b exceeds 0 once m_b > 0.1,
+    which PGD towards class 2 reaches (m_b -> 0.2) but a random start practically never
+    does (its m_b has a standard deviation of 0.026).
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        flat = x.flatten(1) - 0.5
+        z1 = -1 + 2 * flat[:, :20].mean(1)
+        z2 = -0.3 + 3 * flat[:, 20:].mean(1)
+        return torch.stack([torch.zeros_like(z1), z1, z2], dim=1)
+
+
+def test_multitarget_breaks_a_point_if_any_target_succeeds():
+    x, y = torch.full((50, 40), 0.5), torch.zeros(50, dtype=torch.long)
+    result = multitarget(TwoRoutes(), x, y, 0.2, generator=torch.Generator().manual_seed(0))
+    assert result.broken.all()
+    assert result.target_success[:, 2].all()
+    assert not result.target_success[:, 0].any()  # the true class is never a target
+    assert not result.target_success[:, 1].any()
+
+
+def test_multitarget_at_least_as_strong_as_pgd_with_same_budget(model, digits):
+    x, y = digits[2], digits[3]
+    gen = torch.Generator().manual_seed(0)
+    targeted = multitarget(model, x, y, 0.1, generator=gen)
+    untargeted = pgd(model, x, y, 0.1, steps=20, step_size=0.1, generator=gen)
+    acc_targeted = 1 - targeted.broken.float().mean().item()
+    acc_untargeted = 1 - untargeted.broken.float().mean().item()
+    assert acc_targeted <= acc_untargeted + standard_error(acc_untargeted, len(y))
+    # Per-target flags add up to the verdict.
+    assert torch.equal(targeted.target_success.any(1), targeted.broken)
+
+
+def test_our_pgd_at_least_as_strong_as_torchattacks(model, digits):
+    torchattacks = pytest.importorskip("torchattacks")
+    x, y = digits[2], digits[3]
+    eps, steps, alpha = 0.1, 10, 0.02
+    ours = pgd(
+        model,
+        x,
+        y,
+        eps,
+        steps=steps,
+        step_size=alpha / eps,
+        generator=torch.Generator().manual_seed(0),
+    )
+    torch.manual_seed(0)
+    reference = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
+    x_ref = reference(x, y)
+    with torch.no_grad():
+        ref_acc = (model(x_ref).argmax(1) == y).float().mean().item()
+    our_acc = 1 - ours.broken.float().mean().item()
+    assert 0.05 < ref_acc < 0.95  # a regime where the comparison means something
+    assert our_acc <= ref_acc + standard_error(ref_acc, len(y))
+
+
+def test_restarts_break_points_no_single_start_breaks(model, digits):
+    # Small steps from different random starts reach different points of the ball; a point
+    # counts as broken if any restart breaks it, so 8 restarts beat 1 clearly here.
+    x, y = digits[2], digits[3]
+    settings = {"steps": 10, "step_size": 0.05}
+    for seed in (0, 1):
+        gen = torch.Generator().manual_seed(seed)
+        one = pgd(model, x, y, 0.08, restarts=1, generator=gen, **settings)
+        eight = pgd(model, x, y, 0.08, restarts=8, generator=gen, **settings)
+        assert eight.broken.float().mean() >= one.broken.float().mean() + 0.01
+
+
+class ModeSpy(nn.Module):
+    """Records the training flag of every forward call."""
+
+    def __init__(self, inner: nn.Module) -> None:
+        super().__init__()
+        self.inner, self.modes = inner, []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.modes.append(self.training)
+        return self.inner(x)
+
+
+@pytest.mark.parametrize("attack", [pgd, multitarget])
+def test_attack_runs_in_eval_mode_and_restores_the_callers_state(model, digits, attack):
+    spy = ModeSpy(model)
+    spy.zero_grad(set_to_none=True)
+    spy.train()
+    try:
+        attack(spy, digits[2][:20], digits[3][:20], 0.1, steps=2)
+        assert spy.modes and not any(spy.modes)
+        assert spy.training and spy.inner.training
+        assert all(p.requires_grad and p.grad is None for p in spy.parameters())
+    finally:
+        model.eval()
+
+
+def test_same_generator_seed_gives_identical_results(model, digits):
+    x, y = digits[2][:200], digits[3][:200]
+    runs = [
+        pgd(model, x, y, 0.1, restarts=2, generator=torch.Generator().manual_seed(3))
+        for _ in range(2)
+    ]
+    assert torch.equal(runs[0].x_adv, runs[1].x_adv)
+    assert torch.equal(runs[0].broken, runs[1].broken)
+
+
+def test_build_attack_fills_paper_defaults():
+    assert build_attack({"type": "pgd"}).spec() == {
+        "type": "pgd",
+        "norm": "linf",
+        "steps": 10,
+        "step_size": 0.2,
+        "restarts": 1,
+    }
+    assert build_attack({"type": "multitarget"}).settings == {
+        "norm": "linf",
+        "steps": 20,
+        "step_size": 0.1,
+        "restarts": 1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"steps": 10}, "needs a 'type'"),
+        ({"type": "pgd7"}, "unknown attack 'pgd7'"),
+        ({"type": "pgd", "stepz": 3}, "no setting 'stepz'"),
+        ({"type": "pgd", "steps": -1}, "steps must be an integer >= 0, got -1"),
+        ({"type": "pgd", "steps": 2.5}, "steps must be an integer"),
+        ({"type": "pgd", "restarts": 0}, "restarts must be an integer >= 1"),
+        ({"type": "pgd", "norm": "l1"}, "unknown norm 'l1'"),
+        ({"type": "multitarget", "step_size": -0.1}, "step_size must be a number >= 0"),
+        ({"type": "autoattack", "version": "fast"}, "unknown AutoAttack version 'fast'"),
+    ],
+)
+def test_build_attack_rejects_bad_specs_naming_them(spec, message):
+    with pytest.raises(ValueError, match=message):
+        build_attack(spec)
+
+
+def test_autoattack_column_breaks_at_least_as_many_as_pgd(model, digits):
+    pytest.importorskip("torchattacks")
+    # A radius where APGD breaks nearly everything keeps AutoAttack's later, query-hungry
+    # stages (Square: 5,000 queries) on few points, so the test stays fast.
+    x, y, eps = digits[2][:20], digits[3][:20], 0.2
+    gen = torch.Generator().manual_seed(0)
+    result = autoattack(model, x, y, eps, generator=gen)
+    assert isinstance(result, AttackResult)
+    assert distances(x, result.x_adv, "linf").max() <= eps + 1e-6
+    assert result.x_adv.min() >= 0 and result.x_adv.max() <= 1
+    with torch.no_grad():
+        assert torch.equal(model(result.x_adv).argmax(1) != y, result.broken)
+    weaker = pgd(model, x, y, eps, generator=gen)
+    assert result.broken.sum() >= weaker.broken.sum()
+
+
+def test_autoattack_without_torchattacks_says_how_to_fix(model, digits, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torchattacks", None)
+    with pytest.raises(ImportError, match="needs the torchattacks package"):
+        autoattack(model, digits[2][:5], digits[3][:5], 0.1)
