@@ -20,8 +20,10 @@ include: "rules/data.smk"
 include: "rules/separation.smk"
 include: "rules/train.smk"
 include: "rules/evaluate.smk"
+include: "rules/report.smk"
 include: "rules/tables.smk"
 include: "rules/staircase.smk"
+include: "rules/figures.smk"
 
 
 rule all:
@@ -59,3 +61,7 @@ rule staircase:
     input:
         get_staircase_outputs(),
 
+
+rule figures:
+    input:
+        get_figure_outputs(),

@@ -76,8 +76,7 @@ def get_metrics_outputs():
 
 
 def get_table_outputs():
-    stems = ["table1_separation"] + [f"{d}_{a}" for d, a in GROUPS]
-    return expand("results/tables/{stem}.{ext}", stem=stems, ext=["csv", "md", "tex"])
+    return get_paper_table_outputs()  # rules/report.smk
 
 
 def get_staircase_outputs():
@@ -93,13 +92,6 @@ def get_all_outputs():
         get_separation_outputs()
         + get_metrics_outputs()
         + get_table_outputs()
+        + get_figure_outputs()
         + get_staircase_outputs()
     )
-
-
-def get_group_metrics(wildcards):
-    return [
-        f"results/eval/{e.key}/metrics.json"
-        for e in EXPERIMENTS
-        if (e.dataset, e.arch) == (wildcards.dataset, wildcards.arch)
-    ]

@@ -1,11 +1,20 @@
-# Presentation: tables from the saved metrics (never retrains or re-attacks anything).
+# Presentation: the paper's tables from saved metrics and separation summaries (never
+# retrains or re-attacks anything). Layout and inputs: rules/report.smk. A rule's params
+# are the layout only, so a layout change reruns the table and figure rules alone.
 
 
 rule make_separation_table:
     input:
-        expand("results/separation/{dataset}.json", dataset=DATASETS),
+        summaries=expand("results/separation/{dataset}.json", dataset=DATASETS),
+        random_labels=get_random_label_summaries(),
     output:
-        expand("results/tables/table1_separation.{ext}", ext=["csv", "md", "tex"]),
+        multiext("results/tables/table1_separation", ".csv", ".md", ".tex"),
+        report(
+            "results/tables/table1_separation.html",
+            caption="../report/table_separation.rst",
+            category="Tables",
+            labels={"table": "table1_separation"},
+        ),
     log:
         "logs/make_separation_table.log",
     conda:
@@ -18,14 +27,24 @@ rule make_separation_table:
 
 rule make_model_table:
     input:
-        get_group_metrics,
+        metrics=get_table_metrics,
+        separation=get_table_separation,
     output:
-        multiext("results/tables/{dataset}_{arch}", ".csv", ".md", ".tex"),
+        multiext("results/tables/{table}", ".csv", ".md", ".tex"),
+        report(
+            "results/tables/{table}.html",
+            caption="../report/table_model.rst",
+            category="Tables",
+            labels={"table": "{table}"},
+        ),
     log:
-        "logs/make_model_table/{dataset}_{arch}.log",
+        "logs/make_model_table/{table}.log",
+    wildcard_constraints:
+        table=_choice(TABLES),
     conda:
         "../envs/lolip.yaml"
     params:
+        spec=get_table_spec,
         reported=get_reported(),
     script:
         "../workflow_scripts/make_model_table.py"

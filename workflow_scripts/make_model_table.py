@@ -1,13 +1,13 @@
-"""Rule make_model_table: the paper-style table of one (dataset, arch) group."""
+"""Rule make_model_table: one table of the paper's layout (blocks of (dataset, arch) groups)."""
 
 from lolip import pipeline
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
 pipeline.make_model_table(
-    snakemake.input,
-    snakemake.output,
-    dataset=snakemake.wildcards.dataset,
-    arch=snakemake.wildcards.arch,
+    list(snakemake.input.metrics),
+    list(snakemake.input.separation),
+    list(snakemake.output),
+    spec=snakemake.params.spec,
     reported=snakemake.params.reported,
 )

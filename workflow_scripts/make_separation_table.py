@@ -5,5 +5,8 @@ from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
 pipeline.make_separation_table(
-    snakemake.input, snakemake.output, reported=snakemake.params.reported
+    list(snakemake.input.summaries),
+    list(snakemake.input.random_labels) or None,
+    list(snakemake.output),
+    reported=snakemake.params.reported,
 )

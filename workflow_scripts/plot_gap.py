@@ -1,0 +1,9 @@
+"""Rule plot_gap: train - test gaps per method of a table's models."""
+
+from lolip import pipeline
+from lolip.progress import setup_logging
+
+setup_logging(snakemake.log[0])
+pipeline.make_gap_figure(
+    list(snakemake.input.metrics), snakemake.output[0], spec=snakemake.params.spec
+)

@@ -1,0 +1,9 @@
+"""Rule plot_lipschitz_accuracy: test Lipschitz vs adversarial test accuracy of a table's models."""
+
+from lolip import pipeline
+from lolip.progress import setup_logging
+
+setup_logging(snakemake.log[0])
+pipeline.make_lipschitz_figure(
+    list(snakemake.input.metrics), snakemake.output[0], spec=snakemake.params.spec
+)
