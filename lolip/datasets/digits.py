@@ -10,9 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import sklearn
-from sklearn.datasets import load_digits
-from sklearn.model_selection import train_test_split
 
 from lolip.datasets.prepared import Dataset
 
@@ -24,6 +21,11 @@ def check(name: str, spec: dict[str, Any]) -> None:
 
 
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
+    # Imported here: the workflow checks configs without loading scikit-learn.
+    import sklearn
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
     check(name, spec)
     fraction, seed = spec.get("test_fraction", 0.25), spec.get("split_seed", 0)
     bunch = load_digits()

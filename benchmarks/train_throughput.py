@@ -1,0 +1,118 @@
+"""Training throughput on CNN001 / MNIST: lolip's loop against a plain reference loop.
+
+The reference is what a straightforward PyTorch script does: a ``DataLoader`` over a
+``TensorDataset`` (float32, shuffled, batch 64, no tuning), ``loss.backward()`` for the
+weights and, for AT, a PGD whose input gradient also comes from ``backward()``. Both run
+in this process on the same data, model initialisation and settings, alternating over
+``--rounds`` rounds so a change of machine load hits both alike; each side's best round
+counts. The ratio is ours over the reference's images per second.
+
+    python benchmarks/train_throughput.py [--n 2048] [--n-robust 384] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+
+from lolip import datasets
+from lolip.archs import build_arch
+from lolip.methods import build_method
+from lolip.settings import TrainSettings
+from lolip.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+EPS, BATCH, LR = 0.1, 64, 1e-4
+METHODS = {
+    "natural": {"loss": "natural"},
+    "gr": {"loss": "gr"},
+    "llr": {"loss": "llr"},
+    "at": {"loss": "at"},
+    "rst1": {"loss": "rst", "lam": 1.0},
+    "trades6": {"loss": "trades", "beta": 6.0},
+}
+
+
+def mnist(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    directory = os.environ.get("LOLIP_MNIST_DIR", str(ROOT.parent / "shared/data/mnist"))
+    ds = datasets.load("mnist", {"source": "mnist", "dir": directory})
+    return ds.tensors("train", limit=n)
+
+
+def fresh_model() -> torch.nn.Module:
+    torch.manual_seed(0)
+    return build_arch("CNN001", in_channels=1, n_classes=10, image_size=28)
+
+
+def reference_pgd(model, x, y, eps=EPS, steps=10, alpha=EPS / 5):
+    """PGD as commonly written: ``backward()`` on the input, model left in train mode."""
+    x_adv = (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
+    for _ in range(steps):
+        x_adv = x_adv.detach().requires_grad_(True)
+        F.cross_entropy(model(x_adv), y).backward()
+        x_adv = x_adv + alpha * x_adv.grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+    return x_adv.detach()
+
+
+def reference_epoch(x, y, adversarial: bool) -> float:
+    model = fresh_model()
+    opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
+    loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
+    model.train()
+    tic = time.perf_counter()
+    for xb, yb in loader:
+        if adversarial:
+            xb = reference_pgd(model, xb, yb)
+        opt.zero_grad()
+        F.cross_entropy(model(xb), yb, reduction="sum").backward()
+        opt.step()
+    return len(x) / (time.perf_counter() - tic)
+
+
+def ours_epoch(x, y, spec) -> float:
+    model = fresh_model()
+    settings = TrainSettings(epochs=1, batch_size=BATCH, lr=LR, channels_last=True)
+    tic = time.perf_counter()
+    train(model, build_method(spec), x, y, EPS, settings, seed=0)
+    return len(x) / (time.perf_counter() - tic)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=2048, help="images for natural training")
+    parser.add_argument("--n-robust", type=int, default=384, help="images for robust methods")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=torch.get_num_threads())
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    x_nat, y_nat = mnist(args.n)
+    x_rob, y_rob = x_nat[: args.n_robust], y_nat[: args.n_robust]
+    print(f"CNN001 on MNIST, batch {BATCH}, {args.threads} threads, torch {torch.__version__}")
+    print(f"{'method':8s} {'ours img/s':>11s} {'reference img/s':>16s} {'ratio':>6s}")
+    for name, spec in METHODS.items():
+        robust = name != "natural"
+        x, y = (x_rob, y_rob) if robust else (x_nat, y_nat)
+        compare = name in ("natural", "at")
+        ours_epoch(x[: 2 * BATCH], y[: 2 * BATCH], spec)  # warm-up
+        if compare:
+            reference_epoch(x[: 2 * BATCH], y[: 2 * BATCH], robust)
+        ours, ref = 0.0, 0.0
+        for _ in range(args.rounds if compare else 1):
+            ours = max(ours, ours_epoch(x, y, spec))
+            if compare:
+                ref = max(ref, reference_epoch(x, y, adversarial=robust))
+        line = f"{name:8s} {ours:11.0f}"
+        if compare:
+            line += f" {ref:16.0f} {ours / ref:5.2f}x"
+        print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
