@@ -5,7 +5,9 @@ evaluate it. Training settings are merged in order of precedence (later wins):
 
 1. ``datasets.<dataset>.training``        (e.g. CIFAR-10's augmentation)
 2. ``experiments[i].training``            (the table's optimiser, lr, schedule, epochs)
-3. ``experiments[i].training_by_method``  (e.g. SVHN's lr 1e-3 for AT, RST and LLR)
+3. the original model string's own settings (``...-adambs128``), for groups that name
+   their models the original's way (``models:``)
+4. ``experiments[i].training_by_method``  (e.g. SVHN's lr 1e-3 for AT, RST and LLR)
 
 A group's ``method_overrides`` changes a method's hyperparameters for that group only
 (Restricted ImageNet's LLR uses lambda 3, mu 6 but keeps the table row ``llr``).
@@ -27,6 +29,7 @@ from typing import Any
 from lolip import datasets
 from lolip.archs import ARCHS
 from lolip.methods import LOSSES
+from lolip.naming import parse_original
 from lolip.settings import TrainSettings
 
 
@@ -65,17 +68,56 @@ def expand(config: dict[str, Any]) -> list[Experiment]:
     """Every experiment of the config's grid, validated; duplicates are an error."""
     out: dict[str, Experiment] = {}
     for group in config.get("experiments", []):
-        for method in group["methods"]:
+        for arch, method, spec, overrides in _members(config, group):
             for seed in group.get("seeds", [0]):
-                exp = _resolve(config, group, method, seed)
+                exp = _resolve(config, group, arch, method, spec, overrides, seed)
                 if exp.key in out:
                     raise ConfigError(f"experiment {exp.key} is listed twice")
                 out[exp.key] = exp
     return list(out.values())
 
 
-def _resolve(config: dict[str, Any], group: dict[str, Any], method: str, seed: int) -> Experiment:
-    name, arch = group["dataset"], group["arch"]
+Member = tuple[str, str, dict[str, Any], dict[str, Any]]
+
+
+def _members(config: dict[str, Any], group: dict[str, Any]) -> list[Member]:
+    """(arch, method, method spec, training overrides) of each model of a group.
+
+    A group names its models by our method names (``arch`` + ``methods``) or by the
+    original code's model strings (``models: [strades6ce-tor-CNN001, ...]``), which carry
+    their own arch, method, hyperparameters and training overrides.
+    """
+    where = f"experiment group {group.get('dataset')}/{group.get('arch', '')}"
+    members = []
+    for method in group.get("methods", []):
+        if method not in config.get("methods", {}):
+            raise ConfigError(
+                f"{where}: unknown method {method!r} "
+                f"(known: {', '.join(config.get('methods', {}))})"
+            )
+        spec = merge(config["methods"][method], group.get("method_overrides", {}).get(method, {}))
+        members.append((group.get("arch"), method, spec, {}))
+    for model in group.get("models", []):
+        try:
+            parsed = parse_original(model)
+        except ValueError as err:
+            raise ConfigError(f"{where}: {err}") from err
+        members.append(
+            (parsed["arch"], parsed["method"], parsed["method_spec"], parsed["training"])
+        )
+    return members
+
+
+def _resolve(
+    config: dict[str, Any],
+    group: dict[str, Any],
+    arch: str,
+    method: str,
+    spec: dict[str, Any],
+    overrides: dict[str, Any],
+    seed: int,
+) -> Experiment:
+    name = group["dataset"]
     where = f"experiment {name}/{arch}/{method}"
     if name not in config.get("datasets", {}):
         raise ConfigError(
@@ -83,19 +125,15 @@ def _resolve(config: dict[str, Any], group: dict[str, Any], method: str, seed: i
         )
     if arch not in ARCHS:
         raise ConfigError(f"{where}: unknown arch {arch!r} (known: {', '.join(sorted(ARCHS))})")
-    if method not in config.get("methods", {}):
-        raise ConfigError(
-            f"{where}: unknown method {method!r} (known: {', '.join(config.get('methods', {}))})"
-        )
-    dataset = config["datasets"][name]
-    training = merge(dataset.get("training", {}), group.get("training", {}))
-    training = merge(training, group.get("training_by_method", {}).get(method, {}))
-    evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
-    spec = merge(config["methods"][method], group.get("method_overrides", {}).get(method, {}))
     if spec.get("loss") not in LOSSES:
         raise ConfigError(
             f"{where}: unknown loss {spec.get('loss')!r} (known: {', '.join(LOSSES)})"
         )
+    dataset = config["datasets"][name]
+    training = merge(dataset.get("training", {}), group.get("training", {}))
+    training = merge(training, overrides)
+    training = merge(training, group.get("training_by_method", {}).get(method, {}))
+    evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
     try:
         TrainSettings.from_dict(training)
     except (ValueError, TypeError) as err:

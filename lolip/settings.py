@@ -66,6 +66,13 @@ class TrainSettings:
                 f"unknown training setting(s) {', '.join(sorted(unknown))} "
                 f"(known: {', '.join(sorted(known))})"
             )
+        required = {f.name for f in dataclasses.fields(cls) if f.default is dataclasses.MISSING}
+        required -= {
+            f.name for f in dataclasses.fields(cls) if f.default_factory is not dataclasses.MISSING
+        }
+        missing = required - set(values)
+        if missing:
+            raise ValueError(f"missing training setting(s) {', '.join(sorted(missing))}")
         values["augment"] = Augment(**values.get("augment", {}))
         values["milestones"] = tuple(values.get("milestones", ()))
         return cls(**values)

@@ -22,7 +22,7 @@ def _choice(names):
 wildcard_constraints:
     dataset=_choice(config["datasets"]),
     arch=_choice({e.arch for e in EXPERIMENTS} or {"none"}),
-    method=_choice(config["methods"]),
+    method=_choice(set(config["methods"]) | {e.method for e in EXPERIMENTS}),
     seed=r"\d+",
 
 
