@@ -61,6 +61,12 @@ def provenance(device: torch.device) -> dict[str, Any]:
     }
 
 
+def download_dataset(name: str, spec: dict[str, Any], out: str, resources: str) -> None:
+    directory = datasets.download(name, spec, resources)
+    files = sorted(p.name for p in Path(directory).iterdir() if p.is_file())
+    write_json(out, {"dataset": name, "directory": str(directory), "files": files})
+
+
 def prepare_dataset(name: str, spec: dict[str, Any], out: str, resources: str) -> None:
     tic = time.perf_counter()
     datasets.prepare(name, spec, out, resources)

@@ -49,6 +49,18 @@ def get_experiment(wildcards):
     }
 
 
+def get_download(wildcards):
+    """The download flag of a dataset that torchvision fetches; nothing for local copies."""
+    from lolip.datasets import needs_download
+
+    spec = config["datasets"][wildcards.dataset]
+    return (
+        [f"resources/downloads/{wildcards.dataset}.json"]
+        if needs_download(spec)
+        else []
+    )
+
+
 def get_reported():
     path = os.environ.get("LOLIP_REPORTED") or config.get("reported")
     return path if path and os.path.exists(path) else None

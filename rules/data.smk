@@ -1,7 +1,26 @@
 # Step 1 of the paper: the datasets, prepared once into HDF5.
 
 
+# A local rule: on clusters, compute nodes often have no internet.
+rule download_dataset:
+    output:
+        "resources/downloads/{dataset}.json",
+    log:
+        "logs/download_dataset/{dataset}.log",
+    localrule: True
+    conda:
+        "../envs/lolip.yaml"
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        # resources/downloads/{dataset}.json -> resources/
+        resources=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
+    script:
+        "../workflow_scripts/download_dataset.py"
+
+
 rule prepare_dataset:
+    input:
+        get_download,
     output:
         "results/datasets/{dataset}.h5",
     log:

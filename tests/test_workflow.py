@@ -97,3 +97,23 @@ def test_malformed_npz_stops_before_any_job(wf):
         lambda c: c["datasets"].update(mine={"source": "npz", "path": "bad.npz", "eps": 0.1}),
     )
     _fails_before_any_job(wf, "lacks key(s) x_test, y_test")
+
+
+def _add_mnist(wf, **extra):
+    edit_config(
+        wf / "config/config.yaml",
+        lambda c: c["datasets"].update(mnist={"source": "mnist", "eps": 0.1, **extra}),
+    )
+
+
+def test_download_runs_as_a_local_rule_before_preparation(wf):
+    _add_mnist(wf)
+    out = snakemake(wf, "-n", "results/datasets/mnist.h5", env={"LOLIP_MNIST_DIR": ""}).stdout
+    counts = job_counts(out)
+    assert counts["download_dataset"] == 1 and counts["prepare_dataset"] == 1
+
+
+def test_local_copy_needs_no_download(wf, mnist_raw_dir):
+    _add_mnist(wf, dir=str(mnist_raw_dir))
+    counts = job_counts(snakemake(wf, "-n", "results/datasets/mnist.h5").stdout)
+    assert "download_dataset" not in counts and counts["prepare_dataset"] == 1

@@ -17,7 +17,17 @@ from typing import Any
 
 from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_prepared
 
-__all__ = ["Dataset", "DatasetError", "check", "load", "prepare", "read_prepared", "write_prepared"]
+__all__ = [
+    "Dataset",
+    "DatasetError",
+    "check",
+    "download",
+    "load",
+    "needs_download",
+    "prepare",
+    "read_prepared",
+    "write_prepared",
+]
 
 SOURCES: dict[str, str] = {
     "digits": "lolip.datasets.digits",
@@ -34,6 +44,25 @@ def _module(spec: dict[str, Any]) -> ModuleType:
     if source not in SOURCES:
         raise ValueError(f"unknown dataset source {source!r} (known: {', '.join(SOURCES)})")
     return importlib.import_module(SOURCES[source])
+
+
+# Sources torchvision can download, and the variable naming a local copy instead.
+DOWNLOADABLE: dict[str, str] = {
+    "mnist": "LOLIP_MNIST_DIR",
+    "cifar10": "LOLIP_CIFAR10_DIR",
+    "svhn": "LOLIP_SVHN_DIR",
+}
+
+
+def needs_download(spec: dict[str, Any]) -> bool:
+    """True when the source downloads its raw files (no local ``dir`` or variable given)."""
+    source = spec.get("source")
+    return source in DOWNLOADABLE and source_dir(spec, DOWNLOADABLE[source]) is None
+
+
+def download(name: str, spec: dict[str, Any], resources: str | os.PathLike = "resources") -> Path:
+    """Download dataset ``name``'s raw files into ``resources``; return their directory."""
+    return _module(spec).download(name, spec, Path(resources))
 
 
 def check(name: str, spec: dict[str, Any]) -> None:

@@ -169,6 +169,11 @@ def _download(resources: Path, md5: str) -> Path:
     return root
 
 
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the archive into ``resources`` (a no-op when it is there and intact)."""
+    return _download(resources, expected_md5(spec))
+
+
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
     md5 = expected_md5(spec)

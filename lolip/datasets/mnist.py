@@ -90,6 +90,11 @@ def _download(resources: Path) -> Path:
     return root / "MNIST" / "raw"
 
 
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the raw files into ``resources`` (a no-op when they are there and intact)."""
+    return _download(resources)
+
+
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
     directory = _raw_dir(spec) or _download(resources)

@@ -93,6 +93,11 @@ def _download(resources: Path, spec: dict[str, Any]) -> Path:
     return root
 
 
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the two files into ``resources`` (a no-op when they are there and intact)."""
+    return _download(resources, spec)
+
+
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
     directory = _raw_dir(spec) or _download(resources, spec)
