@@ -6,8 +6,6 @@ initialising 25-60M weights); small versions of the same code run a real forward
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import torch
 from torch import nn
@@ -15,15 +13,7 @@ from torch import nn
 from lolip.archs import build_arch
 from lolip.archs.wrn import PreActBlock, WideResNet
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread() -> Iterator[None]:
-    """Tiny tensors gain nothing from intra-op threads, and on a shared, busy CPU the
-    threads' spinning slows these tests by an order of magnitude."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def n_params(model: nn.Module) -> int:

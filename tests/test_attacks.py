@@ -7,50 +7,28 @@ import sys
 
 import pytest
 import torch
-import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import nn
 
 from lolip.attacks import AttackResult, build_attack
 from lolip.attacks.autoattack import autoattack
 from lolip.attacks.multitarget import multitarget
 from lolip.attacks.pgd import pgd
+from tests.small import digits_tensors, train_mlp
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: thread hand-offs cost more than they save.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """sklearn's 8x8 digits in [0, 1], NCHW: (x_train, y_train, x_test, y_test)."""
-    bunch = load_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16
-    y = torch.tensor(bunch.target, dtype=torch.long)
+    x, y = digits_tensors()
     return x[:1200], y[:1200], x[1200:], y[1200:]
 
 
 @pytest.fixture(scope="module")
 def model(digits) -> nn.Module:
     """A small MLP with dropout, trained naturally for a few seconds (~92% test accuracy)."""
-    x, y = digits[0], digits[1]
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.2), nn.Linear(64, 10)
-    )
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(12):
-        for batch in torch.randperm(len(y)).split(100):
-            loss = F.cross_entropy(net(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return net.eval()
+    return train_mlp(digits[0], digits[1], dropout=0.2, epochs=12)
 
 
 def standard_error(accuracy: float, n: int) -> float:

@@ -9,29 +9,20 @@ import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import nn
 
 import lolip.attacks.pgd
 import lolip.evaluate
 from lolip.attacks import AttackResult
 from lolip.evaluate import DEFAULT_SETTINGS, EvaluationError, check_settings, evaluate
+from tests.small import digits_tensors, train_mlp
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: thread hand-offs cost more than they save.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
 def splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    bunch = load_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16
-    y = torch.tensor(bunch.target, dtype=torch.long)
+    x, y = digits_tensors()
     return {"train": (x[:1200], y[:1200]), "test": (x[1200:], y[1200:])}
 
 
@@ -39,18 +30,7 @@ def splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 def model(splits) -> nn.Module:
     """A small MLP with dropout, trained naturally for a few seconds."""
     x, y = splits["train"]
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 10)
-    )
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(10):
-        for batch in torch.randperm(len(y)).split(100):
-            loss = F.cross_entropy(net(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return net.eval()
+    return train_mlp(x, y, dropout=0.5, epochs=10)
 
 
 SMALL = {

@@ -7,19 +7,12 @@ import itertools
 import pytest
 import torch
 import torch.nn.functional as F
-from sklearn.datasets import load_digits
 from torch import nn
 
 from lolip.lipschitz import lipschitz_ratio, local_lipschitz
+from tests.small import digits_tensors, train_mlp
 
-
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    # Tiny models on a shared 2-core machine: thread hand-offs cost more than they save.
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def inf_to_one_norm(weight: torch.Tensor) -> float:
@@ -105,21 +98,8 @@ def test_estimate_searches_only_the_ball_and_unit_box(centre, eps, kinks, reacha
 
 @pytest.fixture(scope="module")
 def mlp() -> tuple[nn.Module, torch.Tensor]:
-    bunch = load_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32)[:, None] / 16
-    y = torch.tensor(bunch.target, dtype=torch.long)
-    torch.manual_seed(0)
-    net = nn.Sequential(
-        nn.Flatten(), nn.Linear(64, 64), nn.ReLU(), nn.Dropout(0.5), nn.Linear(64, 10)
-    )
-    optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
-    for _ in range(10):
-        for batch in torch.randperm(1200).split(100):
-            loss = F.cross_entropy(net(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-    return net.eval(), x[1200:1500]
+    x, y = digits_tensors()
+    return train_mlp(x[:1200], y[:1200], dropout=0.5, epochs=10), x[1200:1500]
 
 
 def test_ascent_finds_larger_ratios_than_the_originals_descent(mlp):
