@@ -157,6 +157,12 @@ torch.save(model.state_dict(), sys.argv[2])
 """
 
 
+def _epochs_done(ckpt) -> int:
+    # None while a checkpoint is half-written (payload and checksum disagree): not done yet.
+    state = load_checkpoint(ckpt) if ckpt.exists() else None
+    return state["epoch"] if state else 0
+
+
 def _run(args):
     return subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, *map(str, args)])
 
@@ -167,7 +173,7 @@ def test_sigkill_mid_training_then_rerun_is_bitwise_identical(tmp_path):
     ckpt, out = tmp_path / "ckpt.pt", tmp_path / "out.pt"
     proc = _run([ckpt, out])
     deadline = time.time() + 120
-    while not (ckpt.exists() and load_checkpoint(ckpt)["epoch"] >= 2) and time.time() < deadline:
+    while not _epochs_done(ckpt) >= 2 and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
