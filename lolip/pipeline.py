@@ -139,12 +139,9 @@ def evaluate_model(
         experiment=experiment,
         provenance=provenance(device),
     )
-    metrics.setdefault("seconds", {})
-    metrics["seconds"] = {
-        **metrics["seconds"],
-        "evaluate": time.perf_counter() - tic,
-        "training": meta["timings"]["train_seconds"],
-    }
+    metrics["seconds"].update(
+        evaluate=time.perf_counter() - tic, training=meta["timings"]["train_seconds"]
+    )
     with atomic_path(examples_out) as tmp:
         examples.to_csv(tmp, index=False)
     write_json(metrics_out, metrics)
