@@ -94,49 +94,75 @@ def sklearn_subset(x_train, y_train, queries, query_labels, own_index):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--sklearn-queries", type=int, default=840,
-                        help="queries for the scikit-learn reference (about a minute)")
-    parser.add_argument("--noise-queries", type=int, default=2048,
-                        help="queries for the near-brute-force rate at dimension 3072")
+    parser.add_argument(
+        "--sklearn-queries",
+        type=int,
+        default=840,
+        help="queries for the scikit-learn reference (about a minute)",
+    )
+    parser.add_argument(
+        "--noise-queries",
+        type=int,
+        default=2048,
+        help="queries for the near-brute-force rate at dimension 3072",
+    )
     args = parser.parse_args()
 
     x_train, y_train, x_test, y_test = load_mnist()
     n_train, n_test = len(x_train), len(x_test)
     dims = x_train[0].size
-    print(f"MNIST: {n_train} train + {n_test} test queries vs {n_train} training points, "
-          f"D = {dims}, uint8; numba threads: {numba.get_num_threads()}")
+    print(
+        f"MNIST: {n_train} train + {n_test} test queries vs {n_train} training points, "
+        f"D = {dims}, uint8; numba threads: {numba.get_num_threads()}"
+    )
 
     # Warm-up: compile (or load from numba's cache) before timing.
-    compute_separation(x_train[:100], y_train[:100], x_test[:10], y_test[:10],
-                       pixel_max=255, eps=0.1)
+    compute_separation(
+        x_train[:100], y_train[:100], x_test[:10], y_test[:10], pixel_max=255, eps=0.1
+    )
 
-    sep, ours, ours_cpu = timed(compute_separation, x_train, y_train, x_test, y_test,
-                                pixel_max=255, eps=0.1)
+    sep, ours, ours_cpu = timed(
+        compute_separation, x_train, y_train, x_test, y_test, pixel_max=255, eps=0.1
+    )
     s = sep.summary
     pair_dims = (n_train + n_test) * n_train * dims
-    print(f"\nours, full MNIST (exact, nearest other- and same-label point): {ours:.2f} s wall, "
-          f"{ours_cpu:.2f} s CPU (all threads; ~{ours_cpu / 2:.1f} s on 2 idle cores)")
-    print(f"  brute-force-equivalent throughput: {pair_dims / ours:.3g} pair-dims/s "
-          f"({(n_train + n_test) * n_train:.3g} pairs x {dims} dims)")
-    print(f"  train-train min {s['train_train_min']:.4f} (paper 0.737), "
-          f"test-train min {s['test_train_min']:.4f} (paper 0.812)")
-    print(f"  1-NN: clean {s['nn_clean_acc']:.2f}%, certified at eps 0.1 "
-          f"{s['nn_certified_acc']:.2f}%, at r = {s['r']:.4f}: {s['nn_certified_acc_at_r']:.2f}%, "
-          f"ties {s['nn_tie_rate']:.2f}%")
+    print(
+        f"\nours, full MNIST (exact, nearest other- and same-label point): {ours:.2f} s wall, "
+        f"{ours_cpu:.2f} s CPU (all threads; ~{ours_cpu / 2:.1f} s on 2 idle cores)"
+    )
+    print(
+        f"  brute-force-equivalent throughput: {pair_dims / ours:.3g} pair-dims/s "
+        f"({(n_train + n_test) * n_train:.3g} pairs x {dims} dims)"
+    )
+    print(
+        f"  train-train min {s['train_train_min']:.4f} (paper 0.737), "
+        f"test-train min {s['test_train_min']:.4f} (paper 0.812)"
+    )
+    print(
+        f"  1-NN: clean {s['nn_clean_acc']:.2f}%, certified at eps 0.1 "
+        f"{s['nn_certified_acc']:.2f}%, at r = {s['r']:.4f}: {s['nn_certified_acc_at_r']:.2f}%, "
+        f"ties {s['nn_tie_rate']:.2f}%"
+    )
 
     def both(want_same: bool) -> None:
-        nearest_neighbours(x_train, y_train, x_train, y_train, exclude_self=True,
-                           want_same=want_same)
-        nearest_neighbours(x_test, y_test, x_train, y_train, exclude_self=False,
-                           want_same=want_same)
+        nearest_neighbours(
+            x_train, y_train, x_train, y_train, exclude_self=True, want_same=want_same
+        )
+        nearest_neighbours(
+            x_test, y_test, x_train, y_train, exclude_self=False, want_same=want_same
+        )
 
     _, separation_only, separation_cpu = timed(both, False)
     _, with_same, with_same_cpu = timed(both, True)
-    print(f"\nseparation only (d_other): {separation_only:.2f} s wall, {separation_cpu:.2f} s CPU; "
-          f"with the 1-NN classifier (d_other and d_same): {with_same:.2f} s wall, "
-          f"{with_same_cpu:.2f} s CPU")
-    print(f"  ratio {with_same / separation_only:.2f}x wall, {with_same_cpu / separation_cpu:.2f}x "
-          "CPU (issue 8 asks <= 1.5x)")
+    print(
+        f"\nseparation only (d_other): {separation_only:.2f} s wall, {separation_cpu:.2f} s CPU; "
+        f"with the 1-NN classifier (d_other and d_same): {with_same:.2f} s wall, "
+        f"{with_same_cpu:.2f} s CPU"
+    )
+    print(
+        f"  ratio {with_same / separation_only:.2f}x wall, {with_same_cpu / separation_cpu:.2f}x "
+        "CPU (issue 8 asks <= 1.5x)"
+    )
 
     # Little pruning: uniform noise at D = 3072 puts every pair near the maximum distance,
     # so tiles are abandoned late and the kernel runs close to brute force.
@@ -146,41 +172,61 @@ def main() -> None:
     noise_labels = rng.integers(0, 10, 73_257)
     # Two query counts: the difference cancels the one-off layout of the training set.
     few, many = args.noise_queries // 4, args.noise_queries
-    _, few_time, few_cpu = timed(nearest_neighbours, noise_test[:few], noise_labels[:few],
-                                 noise_train, noise_labels, exclude_self=False)
-    _, many_time, many_cpu = timed(nearest_neighbours, noise_test[:many], noise_labels[:many],
-                                   noise_train, noise_labels, exclude_self=False)
+    _, few_time, few_cpu = timed(
+        nearest_neighbours,
+        noise_test[:few],
+        noise_labels[:few],
+        noise_train,
+        noise_labels,
+        exclude_self=False,
+    )
+    _, many_time, many_cpu = timed(
+        nearest_neighbours,
+        noise_test[:many],
+        noise_labels[:many],
+        noise_train,
+        noise_labels,
+        exclude_self=False,
+    )
     noise_work = (many - few) * len(noise_train) * 3072
     raw_rate = noise_work / (many_time - few_time)
     raw_rate_idle = noise_work / ((many_cpu - few_cpu) / 2)
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(f"\nlittle pruning possible (uniform noise vs {len(noise_train)} points, D = 3072): "
-          f"{few} queries {few_time:.2f} s, {many} queries {many_time:.2f} s; marginal rate "
-          f"{raw_rate:.3g} pair-dims/s wall, {raw_rate_idle:.3g} on 2 idle cores (CPU time / 2)")
-    print(f"  peak memory of this process so far (SVHN-sized uint8 arrays held): "
-          f"{peak_gib:.2f} GiB")
+    print(
+        f"\nlittle pruning possible (uniform noise vs {len(noise_train)} points, D = 3072): "
+        f"{few} queries {few_time:.2f} s, {many} queries {many_time:.2f} s; marginal rate "
+        f"{raw_rate:.3g} pair-dims/s wall, {raw_rate_idle:.3g} on 2 idle cores (CPU time / 2)"
+    )
+    print(
+        f"  peak memory of this process so far (SVHN-sized uint8 arrays held): {peak_gib:.2f} GiB"
+    )
 
-    print("\nprojected times, exact, 2 cores (pairs x dims / rate); wall rates of this run, "
-          "and in brackets CPU-time rates, i.e. 2 idle cores:")
+    print(
+        "\nprojected times, exact, 2 cores (pairs x dims / rate); wall rates of this run, "
+        "and in brackets CPU-time rates, i.e. 2 idle cores:"
+    )
     print(f"  {'dataset':<20} {'pair-dims':>10} {'at MNIST rate':>22} {'at noise rate':>22}")
     for name, n, m, d in PROJECTIONS:
         work = (n + m) * n * d
         mnist_rate = f"{work * ours / pair_dims:.0f} s ({work * ours_cpu / 2 / pair_dims:.0f} s)"
         noise_rate = f"{work / raw_rate:.0f} s ({work / raw_rate_idle:.0f} s)"
         print(f"  {name:<20} {work:>10.3g} {mnist_rate:>22} {noise_rate:>22}")
-    print("  'at MNIST rate' assumes pruning as effective as on MNIST; 'noise rate' assumes it "
-          "as weak as on uniform noise.")
+    print(
+        "  'at MNIST rate' assumes pruning as effective as on MNIST; 'noise rate' assumes it "
+        "as weak as on uniform noise."
+    )
 
     # Reference: scikit-learn on a stratified subset, extrapolated.
     share = args.sklearn_queries / (n_train + n_test)
     pick_train = np.sort(rng.choice(n_train, round(share * n_train), replace=False))
-    pick_test = np.sort(rng.choice(n_test, args.sklearn_queries - len(pick_train),
-                                   replace=False))
+    pick_test = np.sort(rng.choice(n_test, args.sklearn_queries - len(pick_train), replace=False))
     start, cpu = time.perf_counter(), time.process_time()
-    sk_train = sklearn_subset(x_train, y_train, x_train[pick_train], y_train[pick_train],
-                              pick_train)
-    sk_test = sklearn_subset(x_train, y_train, x_test[pick_test], y_test[pick_test],
-                             np.full(len(pick_test), -1))
+    sk_train = sklearn_subset(
+        x_train, y_train, x_train[pick_train], y_train[pick_train], pick_train
+    )
+    sk_test = sklearn_subset(
+        x_train, y_train, x_test[pick_test], y_test[pick_test], np.full(len(pick_test), -1)
+    )
     sk_time, sk_cpu = time.perf_counter() - start, time.process_time() - cpu
     scale = (n_train + n_test) / args.sklearn_queries
     sk_full, sk_full_cpu = sk_time * scale, sk_cpu * scale
@@ -192,14 +238,20 @@ def main() -> None:
         for mine, (d_other, d_same) in ((ours_train, sk_train), (ours_test, sk_test))
         for col, theirs in (("d_other", d_other), ("d_same", d_same))
     )
-    print(f"\nscikit-learn NearestNeighbors(p=inf, algorithm='brute', n_jobs=-1), same work per "
-          f"query, on {len(pick_train)} train + {len(pick_test)} test queries: {sk_time:.1f} s "
-          f"wall, {sk_cpu:.1f} s CPU")
-    print(f"  EXTRAPOLATED linearly to {n_train + n_test} queries: {sk_full:.0f} s wall "
-          f"({sk_full / 60:.1f} min), {sk_full_cpu:.0f} s CPU")
+    print(
+        f"\nscikit-learn NearestNeighbors(p=inf, algorithm='brute', n_jobs=-1), same work per "
+        f"query, on {len(pick_train)} train + {len(pick_test)} test queries: {sk_time:.1f} s "
+        f"wall, {sk_cpu:.1f} s CPU"
+    )
+    print(
+        f"  EXTRAPOLATED linearly to {n_train + n_test} queries: {sk_full:.0f} s wall "
+        f"({sk_full / 60:.1f} min), {sk_full_cpu:.0f} s CPU"
+    )
     print(f"  distances agree with ours on the subset (|diff| <= 1e-6): {agree}")
-    print(f"\nspeed-up, ours vs scikit-learn (extrapolated): {sk_full / ours:.0f}x wall "
-          f"({ours:.2f} s vs {sk_full:.0f} s), {sk_full_cpu / ours_cpu:.0f}x CPU")
+    print(
+        f"\nspeed-up, ours vs scikit-learn (extrapolated): {sk_full / ours:.0f}x wall "
+        f"({ours:.2f} s vs {sk_full:.0f} s), {sk_full_cpu / ours_cpu:.0f}x CPU"
+    )
 
 
 if __name__ == "__main__":

@@ -19,8 +19,14 @@ from lolip.io import atomic_path
 _SPLITS = (("train", "Train-Train"), ("test", "Test-Train"))
 
 
-def separation_histogram(points: pd.DataFrame, eps: float, path: str | os.PathLike, *,
-                         title: str, random_points: pd.DataFrame | None = None) -> None:
+def separation_histogram(
+    points: pd.DataFrame,
+    eps: float,
+    path: str | os.PathLike,
+    *,
+    title: str,
+    random_points: pd.DataFrame | None = None,
+) -> None:
     """Histogram of per-point separation ``d_other`` with ``2 eps`` marked, as a PNG.
 
     One panel per split: "Train-Train" (training queries) and "Test-Train" (test
@@ -41,13 +47,17 @@ def separation_histogram(points: pd.DataFrame, eps: float, path: str | os.PathLi
     top = max(2 * eps, float(finite.max()) if finite.size else 1.0)
     bins = np.linspace(0.0, top * 1.02 if top > 0 else 1.0, 51)
     for ax, (split, name) in zip(axes, _SPLITS, strict=True):
-        for (label, table), colour in zip(tables.items(), ("tab:blue", "tab:orange"),
-                                          strict=False):
+        for (label, table), colour in zip(tables.items(), ("tab:blue", "tab:orange"), strict=False):
             d = table.loc[table["split"] == split, "d_other"].to_numpy()
             d = d[np.isfinite(d)]
             if d.size:
-                ax.hist(d, bins=bins, alpha=0.6, color=colour,
-                        label=f"{label} (n={d.size}, min {d.min():.3f})")
+                ax.hist(
+                    d,
+                    bins=bins,
+                    alpha=0.6,
+                    color=colour,
+                    label=f"{label} (n={d.size}, min {d.min():.3f})",
+                )
         ax.axvline(2 * eps, color="black", linestyle="--", label=f"2ε = {2 * eps:g}")
         ax.set_title(name)
         ax.set_xlabel("l∞ distance to nearest training point of another class")
@@ -83,9 +93,14 @@ def spearman(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.corrcoef(rx, ry)[0, 1])
 
 
-def lipschitz_vs_accuracy(models: pd.DataFrame, path: str | os.PathLike, *,
-                          blocks: dict[str, str], title: str,
-                          adv_label: str = "adversarial test accuracy (%)") -> pd.DataFrame:
+def lipschitz_vs_accuracy(
+    models: pd.DataFrame,
+    path: str | os.PathLike,
+    *,
+    blocks: dict[str, str],
+    title: str,
+    adv_label: str = "adversarial test accuracy (%)",
+) -> pd.DataFrame:
     """Each model's test Lipschitz estimate against its adversarial test accuracy, as a PNG.
 
     The paper's correlation: smaller empirical local Lipschitz constants go with higher
@@ -111,8 +126,9 @@ def lipschitz_vs_accuracy(models: pd.DataFrame, path: str | os.PathLike, *,
             continue
         points = ax.scatter(x, y, color="tab:blue", zorder=2)
         for row, xi, yi in zip(own["row"], x, y, strict=True):
-            ax.annotate(str(row), (xi, yi), textcoords="offset points", xytext=(4, 3),
-                        fontsize="x-small")
+            ax.annotate(
+                str(row), (xi, yi), textcoords="offset points", xytext=(4, 3), fontsize="x-small"
+            )
         if x.min() > 0 and x.max() > 10 * x.min():
             ax.set_xscale("log")
             # Plain numbers at 1, 2, 5 x 10^k: default log labels collide on short ranges.
@@ -124,17 +140,25 @@ def lipschitz_vs_accuracy(models: pd.DataFrame, path: str | os.PathLike, *,
         ax.set_ylabel(adv_label)
         ax.grid(alpha=0.3)
         offsets = np.asarray(points.get_offsets())
-        drawn.append(pd.DataFrame({"block": block, "row": list(own["row"]),
-                                   "test_lipschitz": offsets[:, 0],
-                                   "adv_test_acc": offsets[:, 1]}))
+        drawn.append(
+            pd.DataFrame(
+                {
+                    "block": block,
+                    "row": list(own["row"]),
+                    "test_lipschitz": offsets[:, 0],
+                    "adv_test_acc": offsets[:, 1],
+                }
+            )
+        )
     fig.suptitle(title)
     _save(fig, path)
     columns = ["block", "row", "test_lipschitz", "adv_test_acc"]
     return pd.concat(drawn, ignore_index=True) if drawn else pd.DataFrame(columns=columns)
 
 
-def gap_by_method(table: pd.DataFrame, path: str | os.PathLike, *, blocks: dict[str, str],
-                  title: str) -> pd.DataFrame:
+def gap_by_method(
+    table: pd.DataFrame, path: str | os.PathLike, *, blocks: dict[str, str], title: str
+) -> pd.DataFrame:
     """The generalisation gaps per method, clean and adversarial, as a bar chart PNG.
 
     ``gap = train acc - test acc`` and ``adv gap = adv train acc - adv test acc``, the
@@ -156,12 +180,20 @@ def gap_by_method(table: pd.DataFrame, path: str | os.PathLike, *, blocks: dict[
             continue
         where = np.arange(len(own))
         heights = {}
-        for col, shift, colour, label in (("gap", -0.2, "tab:blue", "gap (clean)"),
-                                          ("adv_gap", 0.2, "tab:red", "adv gap")):
+        for col, shift, colour, label in (
+            ("gap", -0.2, "tab:blue", "gap (clean)"),
+            ("adv_gap", 0.2, "tab:red", "adv gap"),
+        ):
             std = own[f"{col}_std"].to_numpy(float)
-            bars = ax.bar(where + shift, own[col].to_numpy(float), width=0.4,
-                          yerr=std if np.isfinite(std).any() else None, color=colour,
-                          label=label, capsize=2)
+            bars = ax.bar(
+                where + shift,
+                own[col].to_numpy(float),
+                width=0.4,
+                yerr=std if np.isfinite(std).any() else None,
+                color=colour,
+                label=label,
+                capsize=2,
+            )
             heights[col] = bars.datavalues
         ax.axhline(0.0, color="black", linewidth=0.8)
         ax.set_xticks(where, list(own["row"]), rotation=45, ha="right", fontsize="small")

@@ -93,8 +93,9 @@ def _absdiff_typed(x, q):
 
 
 @numba.njit(parallel=True, boundscheck=False, cache=True)
-def _kernel(queries, query_labels, query_self, tiles, labels, n_train, want_same, lanes,
-            out_d, out_i):  # pragma: no cover - compiled
+def _kernel(
+    queries, query_labels, query_self, tiles, labels, n_train, want_same, lanes, out_d, out_i
+):  # pragma: no cover - compiled
     """Nearest same-label and other-label training point for every query, exactly.
 
     ``tiles[t, j, i]`` is dimension ``j`` of training point ``t * LANES + i`` (training
@@ -189,12 +190,13 @@ def _dimension_order(train: np.ndarray, sample: int = 8192) -> np.ndarray:
     the lower bound in :func:`_kernel` reach the pruning threshold in few dimensions.
     The order only affects speed, never the result, so an estimate suffices.
     """
-    rows = train[::max(1, len(train) // sample)].astype(np.float64)
+    rows = train[:: max(1, len(train) // sample)].astype(np.float64)
     return np.argsort(-rows.var(0), kind="stable")
 
 
-def _tile_layout(train: np.ndarray, sort: np.ndarray, order: np.ndarray, dims_padded: int,
-                 block_tiles: int = 512) -> np.ndarray:
+def _tile_layout(
+    train: np.ndarray, sort: np.ndarray, order: np.ndarray, dims_padded: int, block_tiles: int = 512
+) -> np.ndarray:
     """Training points in label order as tiles ``(n_tiles, dims_padded, LANES)``."""
     n_train = len(sort)
     n_tiles = -(-n_train // LANES)
@@ -202,8 +204,8 @@ def _tile_layout(train: np.ndarray, sort: np.ndarray, order: np.ndarray, dims_pa
     tiles = np.zeros((n_tiles, dims_padded, LANES), train.dtype)
     for t0 in range(0, n_tiles, block_tiles):
         t1 = min(n_tiles, t0 + block_tiles)
-        rows = train[padded_sort[t0 * LANES:t1 * LANES]][:, order]
-        tiles[t0:t1, :train.shape[1]] = rows.reshape(t1 - t0, LANES, -1).transpose(0, 2, 1)
+        rows = train[padded_sort[t0 * LANES : t1 * LANES]][:, order]
+        tiles[t0:t1, : train.shape[1]] = rows.reshape(t1 - t0, LANES, -1).transpose(0, 2, 1)
     return tiles
 
 
@@ -219,12 +221,16 @@ def _nn_numba(query_sets, train, train_labels, want_same):
     tiles = _tile_layout(train, sort, order, dims_padded)
     sorted_labels = np.ascontiguousarray(train_labels[sort])
 
-    jobs = [(k, m0) for k, (queries, _, _) in enumerate(query_sets)
-            for m0 in range(0, len(queries), QUERY_BLOCK)]
+    jobs = [
+        (k, m0)
+        for k, (queries, _, _) in enumerate(query_sets)
+        for m0 in range(0, len(queries), QUERY_BLOCK)
+    ]
     total = sum(len(queries) for queries, _, _ in query_sets)
     if total * n_train * dims > 1e10:
-        log.info("separation: %d queries x %d training points x %d dimensions",
-                 total, n_train, dims)
+        log.info(
+            "separation: %d queries x %d training points x %d dimensions", total, n_train, dims
+        )
         jobs = progress(jobs, desc="separation", total=len(jobs), unit="block")
     results = [(np.empty((len(q), 2)), np.empty((len(q), 2), np.int64)) for q, _, _ in query_sets]
     for k, m0 in jobs:
@@ -237,8 +243,18 @@ def _nn_numba(query_sets, train, train_labels, want_same):
         own = np.where(own >= 0, position[np.maximum(own, 0)], -1)
         # Dynamic scheduling: query tiles differ in cost and the cores may be shared.
         with numba.parallel_chunksize(1):
-            _kernel(block, query_labels[m0:m1], own, tiles, sorted_labels, n_train,
-                    want_same, LANES, out_d[m0:m1], out_i[m0:m1])
+            _kernel(
+                block,
+                query_labels[m0:m1],
+                own,
+                tiles,
+                sorted_labels,
+                n_train,
+                want_same,
+                LANES,
+                out_d[m0:m1],
+                out_i[m0:m1],
+            )
     for _, out_i in results:
         found = out_i >= 0
         out_i[found] = sort[out_i[found]]
@@ -248,8 +264,15 @@ def _nn_numba(query_sets, train, train_labels, want_same):
 # --------------------------------------------------------------------------- torch path
 
 
-def _nn_torch(query_sets, train, train_labels, want_same, device, query_batch: int = 1024,
-              train_batch: int = 8192):
+def _nn_torch(
+    query_sets,
+    train,
+    train_labels,
+    want_same,
+    device,
+    query_batch: int = 1024,
+    train_batch: int = 8192,
+):
     """The same answer with ``torch.cdist(p=inf)`` on ``device``.
 
     Exact: uint8 values are integers, exact in float32, and so are their differences;
@@ -312,17 +335,24 @@ def _search(query_sets, train, train_labels, *, want_same, device, backend) -> l
     for d, i in results:
         if not want_same:
             d[:, 0], i[:, 0] = np.nan, -1
-        out.append(NNResult(d_other=d[:, 1], idx_other=i[:, 1], d_same=d[:, 0],
-                            idx_same=i[:, 0]))
+        out.append(NNResult(d_other=d[:, 1], idx_other=i[:, 1], d_same=d[:, 0], idx_same=i[:, 0]))
     return out
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def nearest_neighbours(queries: np.ndarray, query_labels: np.ndarray, train: np.ndarray,
-                       train_labels: np.ndarray, *, exclude_self: bool, device: str = "cpu",
-                       backend: str = "auto", want_same: bool = True) -> NNResult:
+def nearest_neighbours(
+    queries: np.ndarray,
+    query_labels: np.ndarray,
+    train: np.ndarray,
+    train_labels: np.ndarray,
+    *,
+    exclude_self: bool,
+    device: str = "cpu",
+    backend: str = "auto",
+    want_same: bool = True,
+) -> NNResult:
     """Exact l_inf nearest training point with another label and with the same label.
 
     ``queries (M, ...)`` and ``train (N, ...)`` are uint8 or float32 arrays of one dtype
@@ -339,12 +369,20 @@ def nearest_neighbours(queries: np.ndarray, query_labels: np.ndarray, train: np.
     train_labels = _labels(train_labels, len(train), "train_labels")
     _check_compatible(train, queries)
     if exclude_self and len(queries) != len(train):
-        raise ValueError(f"exclude_self needs the queries to be the training set, got "
-                         f"{len(queries)} queries for {len(train)} training points")
+        raise ValueError(
+            f"exclude_self needs the queries to be the training set, got "
+            f"{len(queries)} queries for {len(train)} training points"
+        )
     backend = resolve_backend(backend, device)
     query_self = np.arange(len(queries)) if exclude_self else np.full(len(queries), -1)
-    return _search([(queries, query_labels, query_self)], train, train_labels,
-                   want_same=want_same, device=device, backend=backend)[0]
+    return _search(
+        [(queries, query_labels, query_self)],
+        train,
+        train_labels,
+        want_same=want_same,
+        device=device,
+        backend=backend,
+    )[0]
 
 
 def resolve_backend(backend: str, device: str) -> str:
@@ -364,10 +402,19 @@ def permuted_labels(labels: np.ndarray, seed: int) -> np.ndarray:
     return np.asarray(labels)[np.random.default_rng(seed).permutation(len(labels))]
 
 
-def compute_separation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndarray,
-                       y_test: np.ndarray, *, pixel_max: float, eps: float,
-                       drop_smallest: int = 0, label_seed: int | None = None,
-                       device: str = "cpu", backend: str = "auto") -> Separation:
+def compute_separation(
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    pixel_max: float,
+    eps: float,
+    drop_smallest: int = 0,
+    label_seed: int | None = None,
+    device: str = "cpu",
+    backend: str = "auto",
+) -> Separation:
     """Table 1 for one dataset, plus the theorem's 1-NN classifier, in one exact pass.
 
     Inputs: images ``(N, C, H, W)`` as uint8 (``pixel / pixel_max`` is the [0, 1] value)
@@ -421,9 +468,19 @@ def compute_separation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
     _check_compatible(train, test_x)
     train_nn, test_nn = _search(
         [(train, y_train, np.arange(n_train)), (test_x, y_test, np.full(len(test_x), -1))],
-        train, y_train, want_same=True, device=device, backend=backend)
-    points = pd.concat([_points("train", y_train, train_nn, pixel_max),
-                        _points("test", y_test, test_nn, pixel_max)], ignore_index=True)
+        train,
+        y_train,
+        want_same=True,
+        device=device,
+        backend=backend,
+    )
+    points = pd.concat(
+        [
+            _points("train", y_train, train_nn, pixel_max),
+            _points("test", y_test, test_nn, pixel_max),
+        ],
+        ignore_index=True,
+    )
 
     train_d = points["d_other"].to_numpy()[:n_train]
     ranked = np.lexsort((np.arange(n_train), train_d))  # by distance, then index
@@ -443,8 +500,10 @@ def compute_separation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
         "train_train_min_raw": float(train_d.min()),
         "test_train_min": float(d_other.min()) if len(test) else math.inf,
         "test_train_min_index": int(np.argmin(d_other)) if len(test) else -1,
-        "dropped": [{"index": int(i), "d_other": float(train_d[i]), "label": int(y_train[i])}
-                    for i in dropped],
+        "dropped": [
+            {"index": int(i), "d_other": float(train_d[i]), "label": int(y_train[i])}
+            for i in dropped
+        ],
         "r": r,
         "nn_clean_acc": _percent(d_same < d_other),
         "nn_certified_acc": _percent(certified(d_same, d_other, eps)),
@@ -457,9 +516,14 @@ def compute_separation(x_train: np.ndarray, y_train: np.ndarray, x_test: np.ndar
     }
     summary = {k: _finite_or_none(v) for k, v in summary.items()}
     summary["seconds"] = round(time.perf_counter() - started, 3)
-    log.info("separation of %d + %d points: train-train %.4f, test-train %.4f (%.1f s)",
-             n_train, len(test), kept_min, summary["test_train_min"] or math.inf,
-             summary["seconds"])
+    log.info(
+        "separation of %d + %d points: train-train %.4f, test-train %.4f (%.1f s)",
+        n_train,
+        len(test),
+        kept_min,
+        summary["test_train_min"] or math.inf,
+        summary["seconds"],
+    )
     return Separation(summary=summary, points=points)
 
 
@@ -488,9 +552,18 @@ def write_points(points: pd.DataFrame, path: str | os.PathLike) -> None:
 
 def read_points(path: str | os.PathLike) -> pd.DataFrame:
     """Read a table written by :func:`write_points`."""
-    points = pd.read_csv(path, dtype={"split": str, "index": np.int64, "label": np.int64,
-                                      "d_other": np.float64, "idx_other": np.int64,
-                                      "d_same": np.float64, "idx_same": np.int64})
+    points = pd.read_csv(
+        path,
+        dtype={
+            "split": str,
+            "index": np.int64,
+            "label": np.int64,
+            "d_other": np.float64,
+            "idx_other": np.int64,
+            "d_same": np.float64,
+            "idx_same": np.int64,
+        },
+    )
     return points.loc[:, list(POINT_COLUMNS)]
 
 
@@ -508,11 +581,14 @@ def _flatten(x: np.ndarray, name: str) -> np.ndarray:
 
 def _check_compatible(train: np.ndarray, queries: np.ndarray) -> None:
     if queries.dtype != train.dtype:
-        raise ValueError(f"queries are {queries.dtype} but the training points "
-                         f"{train.dtype}; expected one dtype")
+        raise ValueError(
+            f"queries are {queries.dtype} but the training points {train.dtype}; expected one dtype"
+        )
     if queries.shape[1] != train.shape[1]:
-        raise ValueError(f"queries have {queries.shape[1]} dimensions, the training points "
-                         f"{train.shape[1]}; expected the same")
+        raise ValueError(
+            f"queries have {queries.shape[1]} dimensions, the training points "
+            f"{train.shape[1]}; expected the same"
+        )
     if len(train) == 0:
         raise ValueError("no training points; expected at least one")
 
@@ -520,33 +596,36 @@ def _check_compatible(train: np.ndarray, queries: np.ndarray) -> None:
 def _labels(y: np.ndarray, n: int, name: str) -> np.ndarray:
     y = np.asarray(y)
     if y.shape != (n,) or not np.issubdtype(y.dtype, np.integer):
-        raise ValueError(f"{name} has shape {y.shape} and dtype {y.dtype}; expected "
-                         f"({n},) integers")
+        raise ValueError(
+            f"{name} has shape {y.shape} and dtype {y.dtype}; expected ({n},) integers"
+        )
     return np.ascontiguousarray(y, dtype=np.int64)
 
 
 def _check_pixels(x: np.ndarray, pixel_max: float, name: str) -> None:
     x = _flatten(x, name)
     if x.dtype == np.float32 and pixel_max != 1:
-        raise ValueError(f"{name} is float32 (already in [0, 1]) but pixel_max is "
-                         f"{pixel_max}; expected 1")
+        raise ValueError(
+            f"{name} is float32 (already in [0, 1]) but pixel_max is {pixel_max}; expected 1"
+        )
     if x.dtype == np.float32 and not np.isfinite(x).all():
         raise ValueError(f"{name} has non-finite values; expected [0, {pixel_max}]")
     if x.size and (x.min() < 0 or x.max() > pixel_max):
-        raise ValueError(f"{name} has values in [{x.min()}, {x.max()}]; expected "
-                         f"[0, {pixel_max}]")
+        raise ValueError(f"{name} has values in [{x.min()}, {x.max()}]; expected [0, {pixel_max}]")
 
 
 def _points(split: str, labels: np.ndarray, nn: NNResult, pixel_max: float) -> pd.DataFrame:
-    return pd.DataFrame({
-        "split": split,
-        "index": np.arange(len(labels)),
-        "label": labels,
-        "d_other": nn.d_other / pixel_max,
-        "idx_other": nn.idx_other,
-        "d_same": nn.d_same / pixel_max,
-        "idx_same": nn.idx_same,
-    })
+    return pd.DataFrame(
+        {
+            "split": split,
+            "index": np.arange(len(labels)),
+            "label": labels,
+            "d_other": nn.d_other / pixel_max,
+            "idx_other": nn.idx_other,
+            "d_same": nn.d_same / pixel_max,
+            "idx_same": nn.idx_same,
+        }
+    )
 
 
 def _percent(mask: np.ndarray) -> float:

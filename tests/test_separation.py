@@ -32,7 +32,7 @@ def brute_distances(queries: np.ndarray, train: np.ndarray) -> np.ndarray:
         q, t = q.astype(np.int16), t.astype(np.int16)
     out = np.empty((len(q), len(t)))
     for m0 in range(0, len(q), 32):
-        out[m0:m0 + 32] = np.abs(q[m0:m0 + 32, None, :] - t[None]).max(2)
+        out[m0 : m0 + 32] = np.abs(q[m0 : m0 + 32, None, :] - t[None]).max(2)
     return out
 
 
@@ -56,8 +56,9 @@ def brute_nn(queries, query_labels, train, train_labels, *, exclude_self):
 
 
 def assert_matches_brute_force(nn, queries, query_labels, train, train_labels, exclude_self):
-    d_other, idx_other, d_same, idx_same = brute_nn(queries, query_labels, train,
-                                                    train_labels, exclude_self=exclude_self)
+    d_other, idx_other, d_same, idx_same = brute_nn(
+        queries, query_labels, train, train_labels, exclude_self=exclude_self
+    )
     np.testing.assert_array_equal(nn.d_other, d_other)
     np.testing.assert_array_equal(nn.d_same, d_same)
     np.testing.assert_array_equal(nn.idx_other, idx_other)
@@ -67,7 +68,7 @@ def assert_matches_brute_force(nn, queries, query_labels, train, train_labels, e
 def read_idx(path) -> np.ndarray:
     with gzip.open(path) as f:
         raw = f.read()
-    dims = [int.from_bytes(raw[4 + 4 * i:8 + 4 * i], "big") for i in range(raw[3])]
+    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(raw[3])]
     return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(dims)
 
 
@@ -132,8 +133,9 @@ def test_torch_backend_equals_numba_backend(digits_data, dtype):
 def test_separation_only_search_gives_the_same_d_other(mnist_subset):
     x_train, y_train, _, _ = mnist_subset
     full = nearest_neighbours(x_train, y_train, x_train, y_train, exclude_self=True)
-    only = nearest_neighbours(x_train, y_train, x_train, y_train, exclude_self=True,
-                              want_same=False)
+    only = nearest_neighbours(
+        x_train, y_train, x_train, y_train, exclude_self=True, want_same=False
+    )
     np.testing.assert_array_equal(full.d_other, only.d_other)
     np.testing.assert_array_equal(full.idx_other, only.idx_other)
     assert np.isnan(only.d_same).all() and (only.idx_same == -1).all()
@@ -193,7 +195,11 @@ def test_one_training_point_only_gives_no_neighbours():
     x = np.full((1, 1, 2, 2), 9, np.uint8)
     nn = nearest_neighbours(x, np.array([0]), x, np.array([0]), exclude_self=True)
     assert (nn.d_other[0], nn.idx_other[0], nn.d_same[0], nn.idx_same[0]) == (
-        math.inf, -1, math.inf, -1)
+        math.inf,
+        -1,
+        math.inf,
+        -1,
+    )
 
 
 def test_float_and_uint8_inputs_give_the_same_unit_distances(digits_data):
@@ -218,13 +224,18 @@ def test_drop_smallest_drops_the_smallest_points_and_reports_the_raw_minimum(dig
     assert x_train[501, 0, 0, 0] == 0  # digits' corner pixel is always blank
     x_train[501, 0, 0, 0] = 1  # now at distance 1/16 from x[20]
     y_train = np.concatenate([y[:500], (y[[10, 20]] + 1) % 10])
-    sep = compute_separation(x_train, y_train, x[500:600], y[500:600], pixel_max=16, eps=0.1,
-                             drop_smallest=4)
+    sep = compute_separation(
+        x_train, y_train, x[500:600], y[500:600], pixel_max=16, eps=0.1, drop_smallest=4
+    )
     d = brute_nn(x_train, y_train, x_train, y_train, exclude_self=True)[0] / 16
     assert [p["index"] for p in sep.summary["dropped"]] == [10, 500, 20, 501]
     assert [p["d_other"] for p in sep.summary["dropped"]] == [0, 0, 1 / 16, 1 / 16]
-    assert [p["label"] for p in sep.summary["dropped"]] == [y[10], (y[10] + 1) % 10,
-                                                            y[20], (y[20] + 1) % 10]
+    assert [p["label"] for p in sep.summary["dropped"]] == [
+        y[10],
+        (y[10] + 1) % 10,
+        y[20],
+        (y[20] + 1) % 10,
+    ]
     assert sep.summary["train_train_min_raw"] == 0
     assert sep.summary["train_train_min"] == np.sort(d)[4]
     assert sep.summary["r"] == np.sort(d)[4] / 2
@@ -236,8 +247,7 @@ def test_summary_equals_brute_force_definitions(digits_data):
     eps = 0.1
     sep = compute_separation(x[:1000], y[:1000], x[1000:], y[1000:], pixel_max=16, eps=eps)
     train_other = brute_nn(x[:1000], y[:1000], x[:1000], y[:1000], exclude_self=True)[0] / 16
-    d_other, _, d_same, _ = brute_nn(x[1000:], y[1000:], x[:1000], y[:1000],
-                                     exclude_self=False)
+    d_other, _, d_same, _ = brute_nn(x[1000:], y[1000:], x[:1000], y[:1000], exclude_self=False)
     d_other, d_same = d_other / 16, d_same / 16
     s = sep.summary
     r = train_other.min() / 2
@@ -246,9 +256,11 @@ def test_summary_equals_brute_force_definitions(digits_data):
     assert s["nn_clean_acc"] == pytest.approx(100 * np.mean(d_same < d_other))
     assert s["nn_tie_rate"] == pytest.approx(100 * np.mean(d_same == d_other))
     assert s["nn_certified_acc"] == pytest.approx(
-        100 * np.mean((d_same < d_other) & (d_other - d_same > 2 * eps)))
+        100 * np.mean((d_same < d_other) & (d_other - d_same > 2 * eps))
+    )
     assert s["nn_certified_acc_at_r"] == pytest.approx(
-        100 * np.mean((d_same < d_other) & (d_other - d_same > 2 * r)))
+        100 * np.mean((d_same < d_other) & (d_other - d_same > 2 * r))
+    )
     assert s["nn_lipschitz"] == pytest.approx(1 / r)
     assert (s["n_train"], s["n_test"], s["eps"], s["pixel_max"]) == (1000, 797, eps, 16)
     assert s["label_seed"] is None and s["seconds"] >= 0
@@ -261,8 +273,7 @@ def test_summary_equals_brute_force_definitions(digits_data):
 def test_random_labels_equal_brute_force_on_permuted_labels(digits_data):
     x, y = digits_data
     x_train, y_train, x_test, y_test = x[:800], y[:800], x[800:1000], y[800:1000]
-    sep = compute_separation(x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1,
-                             label_seed=3)
+    sep = compute_separation(x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1, label_seed=3)
     assert sep.summary["label_seed"] == 3
     # The recorded seed reproduces the permutation with the documented recipe.
     y_perm = y_train[np.random.default_rng(3).permutation(len(y_train))]
@@ -272,19 +283,19 @@ def test_random_labels_equal_brute_force_on_permuted_labels(digits_data):
     train = sep.points[sep.points["split"] == "train"]
     test = sep.points[sep.points["split"] == "test"]
     np.testing.assert_array_equal(train["label"], y_perm)
-    for part, (q, ql, own) in ((train, (x_train, y_perm, True)),
-                               (test, (x_test, y_test, False))):
-        d_other, idx_other, d_same, idx_same = brute_nn(q, ql, x_train, y_perm,
-                                                        exclude_self=own)
+    for part, (q, ql, own) in ((train, (x_train, y_perm, True)), (test, (x_test, y_test, False))):
+        d_other, idx_other, d_same, idx_same = brute_nn(q, ql, x_train, y_perm, exclude_self=own)
         np.testing.assert_array_equal(part["d_other"], d_other / 16)
         np.testing.assert_array_equal(part["idx_other"], idx_other)
         np.testing.assert_array_equal(part["d_same"], d_same / 16)
         np.testing.assert_array_equal(part["idx_same"], idx_same)
-    again = compute_separation(x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1,
-                               label_seed=3)
+    again = compute_separation(
+        x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1, label_seed=3
+    )
     pd.testing.assert_frame_equal(again.points, sep.points)
-    other_seed = compute_separation(x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1,
-                                    label_seed=4)
+    other_seed = compute_separation(
+        x_train, y_train, x_test, y_test, pixel_max=16, eps=0.1, label_seed=4
+    )
     assert not other_seed.points["label"].equals(sep.points["label"])
 
 
@@ -325,8 +336,7 @@ def test_certified_points_are_never_broken_by_attacks_on_the_nn_rule(digits_data
         attacks.append(batch)
         owners.append(np.full(len(batch), m))
     attacks, owners = np.concatenate(attacks), np.concatenate(owners)
-    correct = nn_correct(attacks.reshape(-1, *x_test.shape[1:]), y_test[owners], x_train,
-                         y_train)
+    correct = nn_correct(attacks.reshape(-1, *x_test.shape[1:]), y_test[owners], x_train, y_train)
     broken = np.zeros(len(x_test), bool)
     np.logical_or.at(broken, owners, ~correct)
     assert not broken[is_certified].any()
@@ -335,7 +345,7 @@ def test_certified_points_are_never_broken_by_attacks_on_the_nn_rule(digits_data
 
 
 def test_margin_just_below_two_eps_is_breakable_and_just_above_is_not():
-    eps, tiny = 0.125, 2.0 ** -11  # dyadic: every value below is exact in float32
+    eps, tiny = 0.125, 2.0**-11  # dyadic: every value below is exact in float32
     train = np.zeros((2, 1, 1, 4), np.float32)
     train[1, 0, 0, 0] = 0.5  # class 1 at 0.5 along the first axis, class 0 at the origin
     train_labels = np.array([0, 1])
@@ -358,15 +368,17 @@ def test_margin_just_below_two_eps_is_breakable_and_just_above_is_not():
 
 
 def test_points_csv_round_trips_including_missing_neighbours(tmp_path):
-    points = pd.DataFrame({
-        "split": ["train", "train", "test"],
-        "index": [0, 1, 0],
-        "label": [0, 1, 1],
-        "d_other": [0.1 + 1e-12, math.inf, 1 / 3],
-        "idx_other": [1, -1, 0],
-        "d_same": [math.inf, 0.0, 2 / 7],
-        "idx_same": [-1, 1, 1],
-    })
+    points = pd.DataFrame(
+        {
+            "split": ["train", "train", "test"],
+            "index": [0, 1, 0],
+            "label": [0, 1, 1],
+            "d_other": [0.1 + 1e-12, math.inf, 1 / 3],
+            "idx_other": [1, -1, 0],
+            "d_same": [math.inf, 0.0, 2 / 7],
+            "idx_same": [-1, 1, 1],
+        }
+    )
     write_points(points, tmp_path / "points.csv")
     pd.testing.assert_frame_equal(read_points(tmp_path / "points.csv"), points)
 
@@ -374,8 +386,9 @@ def test_points_csv_round_trips_including_missing_neighbours(tmp_path):
 def test_histogram_is_written_as_a_png(tmp_path, digits_data):
     x, y = digits_data
     sep = compute_separation(x[:300], y[:300], x[300:400], y[300:400], pixel_max=16, eps=0.1)
-    rnd = compute_separation(x[:300], y[:300], x[300:400], y[300:400], pixel_max=16, eps=0.1,
-                             label_seed=0)
+    rnd = compute_separation(
+        x[:300], y[:300], x[300:400], y[300:400], pixel_max=16, eps=0.1, label_seed=0
+    )
     path = tmp_path / "fig" / "separation.png"
     separation_histogram(sep.points, 0.1, path, title="digits", random_points=rnd.points)
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -405,7 +418,13 @@ def test_float64_and_mismatched_inputs_are_rejected(digits_data):
     with pytest.raises(ValueError, match="dtype float64; expected uint8 or float32"):
         nearest_neighbours(x[:5] / 16, y[:5], x[:5] / 16, y[:5], exclude_self=True)
     with pytest.raises(ValueError, match="float32 .* but pixel_max is 16"):
-        compute_separation(x[:9].astype(np.float32) / 16, y[:9], x[9:12].astype(np.float32),
-                           y[9:12], pixel_max=16, eps=0.1)
+        compute_separation(
+            x[:9].astype(np.float32) / 16,
+            y[:9],
+            x[9:12].astype(np.float32),
+            y[9:12],
+            pixel_max=16,
+            eps=0.1,
+        )
     with pytest.raises(ValueError, match="exclude_self needs the queries to be the training"):
         nearest_neighbours(x[:5], y[:5], x[:6], y[:6], exclude_self=True)
