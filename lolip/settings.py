@@ -42,7 +42,7 @@ class TrainSettings:
     reduction: str = "sum"
     augment: Augment = field(default_factory=Augment)
     train_subset: int | None = None
-    channels_last: bool | None = None  # None: on CUDA only
+    channels_last: bool = True  # faster on CPU too: CNN001 natural 1.2x, AT with PGD 1.2x
     bf16: bool | None = None  # None: on CUDA only; ~15x slower on CPUs without bf16 units
 
     def __post_init__(self) -> None:

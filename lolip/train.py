@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
+from lolip.layout import channels_last_gradients
 from lolip.methods import Method
 from lolip.settings import Augment, TrainSettings
 
@@ -90,9 +91,8 @@ def train(
     """
     device = x.device
     torch.manual_seed(seed)
-    cuda = device.type == "cuda"
-    channels_last = cuda if settings.channels_last is None else settings.channels_last
-    bf16 = cuda if settings.bf16 is None else settings.bf16
+    channels_last = settings.channels_last
+    bf16 = device.type == "cuda" if settings.bf16 is None else settings.bf16
     model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
     if settings.train_subset is not None:
         x, y = x[: settings.train_subset], y[: settings.train_subset]
@@ -130,7 +130,7 @@ def train(
             )
     if checkpoint:
         remove_checkpoint(checkpoint)
-    model.eval()
+    model.to(memory_format=torch.contiguous_format).eval()  # hand back the default layout
     return history
 
 
@@ -150,27 +150,15 @@ def _epoch(
     tic = time.perf_counter()
     order = torch.randperm(len(x)).to(x.device)
     total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
-    for batch, start in enumerate(range(0, len(x), s.batch_size)):
-        idx = order[start : start + s.batch_size]
-        xb = augment(x[idx], s.augment)
-        if channels_last:
-            xb = xb.contiguous(memory_format=torch.channels_last)
-        autocast = (
-            torch.autocast(x.device.type, dtype=torch.bfloat16)
-            if bf16
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            losses = method(model, xb, y[idx], eps)
-        loss = losses.sum() if s.reduction == "sum" else losses.mean()
-        if not torch.isfinite(loss):
-            raise TrainingError(
-                f"non-finite loss ({loss.item()}) at epoch {epoch + 1}, batch {batch + 1}"
-            )
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        total_loss += losses.detach().sum()
+    layout = channels_last_gradients(model) if channels_last else contextlib.nullcontext()
+    with layout:
+        for batch, start in enumerate(range(0, len(x), s.batch_size)):
+            idx = order[start : start + s.batch_size]
+            xb = augment(x[idx], s.augment)
+            if channels_last:
+                xb = xb.contiguous(memory_format=torch.channels_last)
+            where = f"epoch {epoch + 1}, batch {batch + 1}"
+            total_loss += _step(model, method, xb, y[idx], eps, s, optimizer, bf16, where).sum()
     seconds = time.perf_counter() - tic
     return {
         "epoch": epoch + 1,
@@ -178,6 +166,35 @@ def _epoch(
         "seconds": seconds,
         "images_per_second": len(x) / seconds,
     }
+
+
+def _step(
+    model: nn.Module,
+    method: Method,
+    xb: torch.Tensor,
+    yb: torch.Tensor,
+    eps: float,
+    s: TrainSettings,
+    optimizer: torch.optim.Optimizer,
+    bf16: bool,
+    where: str,
+) -> torch.Tensor:
+    """One optimiser step on the batch's reduced loss; returns the per-example losses.
+
+    A non-finite loss raises :class:`TrainingError` naming ``where`` before any step.
+    """
+    autocast = (
+        torch.autocast(xb.device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    )
+    with autocast:
+        losses = method(model, xb, yb, eps)
+    loss = losses.sum() if s.reduction == "sum" else losses.mean()
+    if not torch.isfinite(loss):
+        raise TrainingError(f"non-finite loss ({loss.item()}) at {where}")
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return losses.detach()
 
 
 def _log_epoch(row: dict[str, float], epoch: int, todo: int, start: int, started: float) -> None:
