@@ -1,8 +1,10 @@
 """Training throughput on CNN001 / MNIST: lolip's loop against a plain reference loop.
 
 The reference is what a straightforward PyTorch script does: a ``DataLoader`` over a
-``TensorDataset`` (float32, shuffled, batch 64, no tuning), ``loss.backward()`` for the
-weights and, for AT, a PGD whose input gradient also comes from ``backward()``. Both run
+``TensorDataset`` (float32, shuffled, batch 64, no tuning) and ``loss.backward()`` for the
+weights. For AT and RST its PGD takes the input gradient from ``backward()`` too; for
+TRADES its KL search is written as in the TRADES authors' code. GR and LLR have no
+reference: a plain version would compute exactly what ours does. Both sides run
 in this process on the same data, model initialisation and settings, alternating over
 ``--rounds`` rounds so a change of machine load hits both alike; each side's best round
 counts. The ratio is ours over the reference's images per second.
@@ -68,17 +70,50 @@ def reference_pgd(model, x, y, eps=EPS, steps=10, alpha=EPS / 5):
     return x_adv.detach()
 
 
-def reference_epoch(x, y, adversarial: bool) -> float:
+def reference_trades_search(model, x, eps=EPS, steps=10, alpha=EPS / 5):
+    """The KL search as the TRADES authors' code writes it: eval mode, the clean
+    prediction recomputed at every step, ``autograd.grad`` on the input."""
+    model.eval()
+    x_adv = x + 0.001 * torch.randn_like(x)
+    for _ in range(steps):
+        x_adv = x_adv.detach().requires_grad_(True)
+        kl = F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(model(x), 1), reduction="sum")
+        (grad,) = torch.autograd.grad(kl, [x_adv])
+        x_adv = x_adv.detach() + alpha * grad.sign()
+        x_adv = torch.min(torch.max(x_adv, x - eps), x + eps).clamp(0, 1)
+    model.train()
+    return x_adv.detach()
+
+
+def _ce(model, x, y):
+    return F.cross_entropy(model(x), y, reduction="sum")
+
+
+def _trades(model, x, y, beta):
+    x_adv = reference_trades_search(model, x)
+    logits = model(x)
+    kl = F.kl_div(F.log_softmax(model(x_adv), 1), F.softmax(logits, 1), reduction="sum")
+    return F.cross_entropy(logits, y, reduction="sum") + beta * kl
+
+
+REFERENCE_LOSSES = {
+    "natural": _ce,
+    "at": lambda model, x, y: _ce(model, reference_pgd(model, x, y), y),
+    "rst1": lambda model, x, y: _ce(model, x, y) + _ce(model, reference_pgd(model, x, y), y),
+    "trades6": lambda model, x, y: _trades(model, x, y, beta=6.0),
+}
+
+
+def reference_epoch(x, y, loss) -> float:
+    """One epoch of the plain loop: DataLoader batches, ``loss(model, x, y).backward()``."""
     model = fresh_model()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
     model.train()
     tic = time.perf_counter()
     for xb, yb in loader:
-        if adversarial:
-            xb = reference_pgd(model, xb, yb)
         opt.zero_grad()
-        F.cross_entropy(model(xb), yb, reduction="sum").backward()
+        loss(model, xb, yb).backward()
         opt.step()
     return len(x) / (time.perf_counter() - tic)
 
@@ -121,8 +156,10 @@ def main() -> None:
         robust = name != "natural"
         x, y = (x_rob, y_rob) if robust else (x_nat, y_nat)
         runs = {"ours": lambda x, y, spec=spec: ours_epoch(x, y, spec)}
-        if name in ("natural", "at"):
-            runs["reference"] = lambda x, y, robust=robust: reference_epoch(x, y, robust)
+        if name in REFERENCE_LOSSES:
+            runs["reference"] = lambda x, y, loss=REFERENCE_LOSSES[name]: reference_epoch(
+                x, y, loss
+            )
         if name == "natural":
             runs["kernels"] = kernels_epoch
         best = dict.fromkeys(runs, 0.0)
