@@ -31,7 +31,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from lolip import datasets
 from lolip.archs import build_arch
-from lolip.layout import channels_last_gradients
+from lolip.layout import channels_last
 from lolip.methods import build_method
 from lolip.settings import TrainSettings
 from lolip.train import train
@@ -121,11 +121,10 @@ def reference_epoch(x, y, loss) -> float:
 def kernels_epoch(x, y) -> float:
     """Forward and backward of CNN001 alone, on one fixed batch, as often as an epoch has
     batches: the part of a natural-training epoch no loop can avoid."""
-    model = fresh_model().to(memory_format=torch.channels_last).train()
-    xb = x[:BATCH].contiguous(memory_format=torch.channels_last)
-    yb = y[:BATCH]
+    model = fresh_model().train()
+    xb, yb = x[:BATCH], y[:BATCH]
     tic = time.perf_counter()
-    with channels_last_gradients(model):
+    with channels_last(model):
         for _ in range(0, len(x), BATCH):
             model.zero_grad(set_to_none=True)
             F.cross_entropy(model(xb), yb, reduction="sum").backward()

@@ -2,7 +2,8 @@
 
 :func:`evaluate` runs, on every split (``train``, ``test``), clean accuracy, every configured
 attack (``pgd`` gives the paper's adversarial columns; any other entry its own column) and
-the local Lipschitz estimate (:mod:`lolip.lipschitz`), all with the model in eval mode.
+the local Lipschitz estimate (:mod:`lolip.lipschitz`), all with the model in eval mode
+(and channels-last, :mod:`lolip.layout`; the values do not depend on the layout).
 
 Adversarial accuracy counts a point as correct if it is classified correctly *and* no
 iterate of the attack was misclassified (the clean point lies in its own eps-ball).
@@ -67,6 +68,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.attacks import Attack, build_attack, check_count, eval_frozen
+from lolip.layout import channels_last
 from lolip.lipschitz import check_settings as check_lipschitz_settings
 from lolip.lipschitz import local_lipschitz
 from lolip.progress import progress
@@ -190,7 +192,7 @@ def evaluate(
     checks: dict[str, Any] = {}
     seconds: dict[str, Any] = {}
     frames, metrics = [], {"eps": eps}
-    with eval_frozen(model):
+    with eval_frozen(model), channels_last(model):
         for split, (x, y) in data.items():
             m = min(settings["check_size"], len(y))
             _sample_checks(model, split, x[:m], y[:m], eps, attacks["pgd"], settings, checks)

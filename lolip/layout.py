@@ -1,4 +1,9 @@
-"""Keeping a channels-last model's gradients channels-last.
+"""Running a model channels-last, gradients included.
+
+Convolutions on images stored channels-last (NHWC) run faster than on NCHW, on CPUs (CNN001
+on this project's 2-core machine: a training step 1.2x, a PGD step 1.4x) as on GPUs.
+:func:`channels_last` runs a block with the model's weights in that layout; convolutions
+then produce channels-last activations from any input.
 
 A ``Flatten`` (or ``torch.flatten``) hands its input gradient back in NCHW layout, whatever
 the layout of its input. The pooling layer before it then receives an NCHW output gradient
@@ -8,7 +13,7 @@ largest activation per backward pass. For CNN001 at batch 64 that is 6.9 ms of a
 training step, and it recurs in every step of an inner attack.
 
 :func:`channels_last_gradients` converts the gradient at every pooling layer's output to
-channels-last. Values are unchanged; only the layout of the gradient tensor is.
+channels-last. Values are unchanged; only the layout of tensors is, in both helpers.
 """
 
 from __future__ import annotations
@@ -44,3 +49,18 @@ def channels_last_gradients(model: nn.Module) -> Iterator[nn.Module]:
     finally:
         for handle in handles:
             handle.remove()
+
+
+@contextlib.contextmanager
+def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
+    """Within the block, ``model``'s weights and pooling gradients are channels-last; on exit
+    its weights return to the default layout. With ``enabled`` false, nothing changes."""
+    if not enabled:
+        yield model
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        with channels_last_gradients(model):
+            yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.checkpoint import load_checkpoint, remove_checkpoint, save_checkpoint
-from lolip.layout import channels_last_gradients
+from lolip.layout import channels_last
 from lolip.methods import Method
 from lolip.settings import Augment, TrainSettings
 
@@ -91,9 +91,8 @@ def train(
     """
     device = x.device
     torch.manual_seed(seed)
-    channels_last = settings.channels_last
     bf16 = device.type == "cuda" if settings.bf16 is None else settings.bf16
-    model.to(device, memory_format=torch.channels_last if channels_last else torch.preserve_format)
+    model.to(device)
     if settings.train_subset is not None:
         x, y = x[: settings.train_subset], y[: settings.train_subset]
     optimizer = _optimizer(model, settings)
@@ -111,9 +110,7 @@ def train(
     start = len(history)
     started = time.perf_counter()
     for epoch in range(start, settings.epochs):
-        history.append(
-            _epoch(model, method, x, y, eps, settings, optimizer, epoch, channels_last, bf16)
-        )
+        history.append(_epoch(model, method, x, y, eps, settings, optimizer, epoch, bf16))
         scheduler.step()
         _log_epoch(history[-1], epoch, settings.epochs - start, start, started)
         if checkpoint:
@@ -130,7 +127,7 @@ def train(
             )
     if checkpoint:
         remove_checkpoint(checkpoint)
-    model.to(memory_format=torch.contiguous_format).eval()  # hand back the default layout
+    model.eval()
     return history
 
 
@@ -143,20 +140,16 @@ def _epoch(
     s: TrainSettings,
     optimizer: torch.optim.Optimizer,
     epoch: int,
-    channels_last: bool,
     bf16: bool,
 ) -> dict[str, float]:
     model.train()
     tic = time.perf_counter()
     order = torch.randperm(len(x)).to(x.device)
     total_loss = torch.zeros((), device=x.device, dtype=torch.float64)
-    layout = channels_last_gradients(model) if channels_last else contextlib.nullcontext()
-    with layout:
+    with channels_last(model, s.channels_last):
         for batch, start in enumerate(range(0, len(x), s.batch_size)):
             idx = order[start : start + s.batch_size]
             xb = augment(x[idx], s.augment)
-            if channels_last:
-                xb = xb.contiguous(memory_format=torch.channels_last)
             where = f"epoch {epoch + 1}, batch {batch + 1}"
             total_loss += _step(model, method, xb, y[idx], eps, s, optimizer, bf16, where).sum()
     seconds = time.perf_counter() - tic

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.archs import build_arch
-from lolip.layout import channels_last_gradients
+from lolip.layout import channels_last, channels_last_gradients
 
 
 @contextlib.contextmanager
@@ -60,4 +60,18 @@ def test_hooks_are_removed_after_the_block():
     model = build_arch("CNN001", in_channels=1, n_classes=10, image_size=28)
     with channels_last_gradients(model):
         assert any(m._forward_hooks for m in model.modules())
+    assert not any(m._forward_hooks for m in model.modules())
+
+
+@pytest.mark.parametrize("enabled", [True, False])
+def test_channels_last_block_switches_the_layout_and_restores_it(enabled, one_thread):
+    torch.manual_seed(0)
+    model = build_arch("CNN001", in_channels=1, n_classes=10, image_size=28).eval()
+    x = torch.rand(4, 1, 28, 28)
+    before = model(x)
+    with channels_last(model, enabled) as inside:
+        conv = inside[2].weight  # 32 input channels: the layouts differ
+        assert conv.is_contiguous(memory_format=torch.channels_last) == enabled
+        torch.testing.assert_close(inside(x), before, rtol=1e-5, atol=1e-6)
+    assert all(p.is_contiguous() for p in model.parameters())
     assert not any(m._forward_hooks for m in model.modules())
