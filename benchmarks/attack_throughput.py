@@ -6,7 +6,9 @@ image: ours returns it, torchattacks' output is classified with one more forward
 same work our last iterate's forward does). Rounds alternate between the two so load
 changes on a shared machine hit both; the best round of each is compared. The forward
 passes per image (each but the last also a backward pass) are printed as well: the work
-done, which machine load does not blur.
+done, which machine load does not blur. Ours runs as :func:`lolip.evaluate.evaluate` runs
+it, with the model channels-last (:mod:`lolip.layout`); torchattacks gets the model as
+PyTorch builds it.
 
 The model is CNN001 trained naturally for a short while (a random network would be broken
 by its random start alone). Two regimes are timed:
@@ -36,6 +38,7 @@ from torch import nn
 from lolip.archs.cnn import CNN001
 from lolip.attacks.pgd import pgd
 from lolip.datasets.mnist import read_idx
+from lolip.layout import channels_last
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -63,8 +66,10 @@ def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 
 def ours(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int
 ) -> torch.Tensor:
-    """Robust (not broken) flags from our PGD."""
-    return ~pgd(model, x, y, eps, steps=steps, step_size=alpha / eps if eps else 0.0).broken
+    """Robust (not broken) flags from our PGD, run channels-last as evaluation runs it."""
+    with channels_last(model):
+        result = pgd(model, x, y, eps, steps=steps, step_size=alpha / eps if eps else 0.0)
+    return ~result.broken
 
 
 def theirs(
