@@ -54,8 +54,9 @@ def channels_last_gradients(model: nn.Module) -> Iterator[nn.Module]:
 @contextlib.contextmanager
 def channels_last(model: nn.Module, enabled: bool = True) -> Iterator[nn.Module]:
     """Within the block, ``model``'s weights and pooling gradients are channels-last; on exit
-    its weights return to the default layout. With ``enabled`` false, nothing changes."""
-    if not enabled:
+    its weights return to the default layout. With ``enabled`` false, or for a model with
+    5-D tensors (3-D convolutions, which have no channels-last layout), nothing changes."""
+    if not enabled or any(t.dim() == 5 for t in (*model.parameters(), *model.buffers())):
         yield model
         return
     model.to(memory_format=torch.channels_last)

@@ -75,3 +75,11 @@ def test_channels_last_block_switches_the_layout_and_restores_it(enabled, one_th
         torch.testing.assert_close(inside(x), before, rtol=1e-5, atol=1e-6)
     assert all(p.is_contiguous() for p in model.parameters())
     assert not any(m._forward_hooks for m in model.modules())
+
+
+def test_a_model_with_3d_convolutions_is_left_as_it_is():
+    model = nn.Sequential(nn.Conv3d(1, 4, 3), nn.Flatten(), nn.LazyLinear(2))
+    x = torch.rand(2, 1, 5, 5, 5)
+    with channels_last(model) as inside:
+        assert inside(x).shape == (2, 2)
+    assert all(p.is_contiguous() for p in model.parameters())
