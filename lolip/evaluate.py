@@ -67,7 +67,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import Attack, build_attack, check_count, eval_frozen
+from lolip.attacks import Attack, build_attack, check_count, check_nonnegative, eval_frozen
 from lolip.layout import channels_last
 from lolip.lipschitz import check_settings as check_lipschitz_settings
 from lolip.lipschitz import local_lipschitz
@@ -184,8 +184,7 @@ def evaluate(
     (see :data:`DEFAULT_SETTINGS`). Raises :class:`EvaluationError` if a check fails.
     """
     settings = check_settings(settings)
-    if isinstance(eps, bool) or not isinstance(eps, int | float) or not eps >= 0:
-        raise ValueError(f"eps must be a number >= 0, got {eps!r}")
+    check_nonnegative("eps", eps)
     data = _select(splits, settings["subsets"])
     attacks = {name: build_attack(spec) for name, spec in settings["attacks"].items()}
     started = time.perf_counter()
@@ -288,7 +287,8 @@ def _evaluate_split(
         xb, yb = x[start : start + batch_size], y[start : start + batch_size]
         tic = time.perf_counter()
         with torch.no_grad():
-            preds.append(model(xb).argmax(1))
+            logits = model(xb)
+        preds.append(logits.argmax(1))
         seconds["clean"] += time.perf_counter() - tic
         for name, attack in attacks.items():
             tic = time.perf_counter()
@@ -300,7 +300,14 @@ def _evaluate_split(
                 success.setdefault(name, []).append(result.target_success)
         tic = time.perf_counter()
         lips.append(
-            local_lipschitz(model, xb, eps, generator=lip_generator, **settings["lipschitz"])
+            local_lipschitz(
+                model,
+                xb,
+                eps,
+                generator=lip_generator,
+                clean_logits=logits,
+                **settings["lipschitz"],
+            )
         )
         seconds["lipschitz"] += time.perf_counter() - tic
 

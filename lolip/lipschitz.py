@@ -22,7 +22,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolip.attacks import check_count, check_nonnegative, eval_frozen
+from lolip.attacks import check_count, check_nonnegative, eval_frozen, linf_box
 
 
 def check_settings(*, steps: int, step_size: float, restarts: int, init_std: float) -> None:
@@ -52,20 +52,24 @@ def local_lipschitz(
     init_std: float = 0.001,
     generator: torch.Generator | None = None,
     ascend: bool = True,
+    clean_logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-point lower bounds of the local Lipschitz constant, shape (N,).
 
     ``step_size`` is absolute (not in units of eps). Restarts run stacked along the batch
-    dimension; ``generator`` (on ``x``'s device) draws the starting noise.
+    dimension; ``generator`` (on ``x``'s device) draws the starting noise. A caller that
+    already has the eval-mode logits ``f(x)`` passes them as ``clean_logits``.
     """
     check_settings(steps=steps, step_size=step_size, restarts=restarts, init_std=init_std)
     n = x.shape[0]
     x_rep = x.repeat(restarts, *(1,) * (x.dim() - 1))
-    lower, upper = (x_rep - eps).clamp_(min=0), (x_rep + eps).clamp_(max=1)
+    lower, upper = linf_box(x_rep, eps)
     direction = 1.0 if ascend else -1.0
     with eval_frozen(model):
-        with torch.no_grad():
-            fx = model(x).repeat(restarts, 1)
+        if clean_logits is None:
+            with torch.no_grad():
+                clean_logits = model(x)
+        fx = clean_logits.detach().repeat(restarts, 1)
         noise = torch.randn(x_rep.shape, generator=generator, device=x.device, dtype=x.dtype)
         xp = (x_rep + init_std * noise).clamp_(min=lower, max=upper)
         best = torch.zeros(restarts * n, device=x.device, dtype=fx.dtype)

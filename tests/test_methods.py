@@ -10,10 +10,10 @@ import torch.nn.functional as F
 import torchattacks
 from torch import nn
 
+from lolip.attacks import model_mode
 from lolip.methods import build_method, describe
 from lolip.methods.at import AT
 from lolip.methods.gr import GR
-from lolip.methods.inner import model_mode
 from lolip.methods.llr import LLR, local_linearity
 from lolip.methods.natural import Natural
 from lolip.methods.rst import RST

@@ -51,6 +51,23 @@ class AttackResult:
     target_success: torch.Tensor | None = None
 
 
+MODES = ("train", "eval")
+
+
+@contextlib.contextmanager
+def model_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
+    """Run the block with ``model`` in ``mode``, then give each submodule its old mode back."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+    saved = [(module, module.training) for module in model.modules()]
+    model.train(mode == "train")
+    try:
+        yield model
+    finally:
+        for module, training in saved:
+            module.training = training
+
+
 @contextlib.contextmanager
 def eval_frozen(model: nn.Module) -> Iterator[nn.Module]:
     """Run ``model`` in eval mode with ``requires_grad=False`` parameters, then restore.
@@ -59,18 +76,21 @@ def eval_frozen(model: nn.Module) -> Iterator[nn.Module]:
     and batch-dependent; frozen parameters because attacks need input gradients only, and
     autograd then keeps no activations for weight gradients.
     """
-    modes = [(module, module.training) for module in model.modules()]
     flags = [(param, param.requires_grad) for param in model.parameters()]
-    model.eval()
     for param, _ in flags:
         param.requires_grad_(False)
     try:
-        yield model
+        with model_mode(model, "eval"):
+            yield model
     finally:
-        for module, training in modes:
-            module.training = training
         for param, flag in flags:
             param.requires_grad_(flag)
+
+
+def linf_box(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """Lower and upper bounds of ``B_inf(x, eps) ∩ [0, 1]``: the intersection is a box, so
+    one clamp to these bounds projects onto it."""
+    return (x - eps).clamp(min=0), (x + eps).clamp(max=1)
 
 
 def check_norm(norm: str) -> None:

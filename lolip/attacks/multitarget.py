@@ -43,9 +43,9 @@ def multitarget(
     of one PGD run.
     """
     check_settings(norm=norm, steps=steps, step_size=step_size, restarts=restarts)
-    with eval_frozen(model), torch.no_grad():
-        n_classes = model(x[:1]).shape[1]
     with eval_frozen(model):
+        with torch.no_grad():
+            n_classes = model(x[:1]).shape[1]
         success = torch.zeros(x.shape[0], n_classes, dtype=torch.bool, device=x.device)
         x_best, score_best = x.clone(), torch.full((x.shape[0],), -torch.inf, device=x.device)
         rows = torch.arange(x.shape[0], device=x.device)

@@ -17,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import AttackResult, check_count, check_nonnegative, check_norm, eval_frozen
+from lolip.attacks import (
+    AttackResult,
+    check_count,
+    check_nonnegative,
+    check_norm,
+    eval_frozen,
+    linf_box,
+)
 
 
 def check_settings(*, norm: str, steps: int, step_size: float, restarts: int) -> None:
@@ -90,8 +97,7 @@ def pgd_run(
     goal = y.repeat(restarts) if target is None else target.repeat(restarts)
     sign = 1.0 if target is None else -1.0
     alpha = step_size * eps
-    # The intersection of the l_inf ball and [0, 1] is a box: one clamp projects onto it.
-    bounds = ((x_rep - eps).clamp_(min=0), (x_rep + eps).clamp_(max=1)) if norm == "linf" else ()
+    bounds = linf_box(x_rep, eps) if norm == "linf" else ()
     x_now, bounds_now = x_rep, bounds
     for _ in range(steps):
         x_adv.requires_grad_(True)

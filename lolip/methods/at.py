@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.methods.inner import check_inner, model_mode, sign_ascent, uniform_start
+from lolip.attacks import model_mode
+from lolip.methods.inner import check_inner, sign_ascent, uniform_start
 
 
 @dataclass

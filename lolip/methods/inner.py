@@ -7,7 +7,9 @@ signed-gradient ascent from a start point ``x'_0`` chosen by the method::
 
 Gradients are taken with respect to the input only (``torch.autograd.grad``), so the
 maximisation leaves the weights' ``.grad`` untouched; the model runs in the mode the method
-asks for ("train" or "eval"), and every submodule's own mode is restored afterwards.
+asks for ("train" or "eval", through :func:`lolip.attacks.model_mode`), and every
+submodule's own mode is restored afterwards. ``P`` is one clamp to
+:func:`lolip.attacks.linf_box`, computed once per ascent.
 Random starts draw from torch's global RNG, which the training loop seeds.
 
 Also here, for the methods that difference two forward passes (GR, LLR): :func:`rewind_rng`,
@@ -16,15 +18,11 @@ which makes both passes draw the same dropout masks.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import torch
-from torch import nn
 
-from lolip.attacks import check_count, check_nonnegative
-
-MODES = ("train", "eval")
+from lolip.attacks import MODES, check_count, check_nonnegative, linf_box
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
 
@@ -35,20 +33,6 @@ def check_inner(attack_mode: str, steps: int, step_size: float) -> None:
         raise ValueError(f"attack_mode must be one of {MODES}, got {attack_mode!r}")
     check_count("steps", steps, 0)
     check_nonnegative("step_size", step_size)
-
-
-@contextlib.contextmanager
-def model_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
-    """Run the block with ``model`` in ``mode``, then give each submodule its old mode back."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    saved = [(module, module.training) for module in model.modules()]
-    model.train(mode == "train")
-    try:
-        yield model
-    finally:
-        for module, training in saved:
-            module.training = training
 
 
 def rewind_rng(device: torch.device) -> Callable[[], None]:
@@ -68,11 +52,6 @@ def rewind_rng(device: torch.device) -> Callable[[], None]:
     return rewind
 
 
-def project(x_adv: torch.Tensor, x: torch.Tensor, eps: float) -> torch.Tensor:
-    """Nearest point of ``B_inf(x, eps) ∩ [0, 1]``: the intersection is a box, one clamp."""
-    return torch.clamp(x_adv, min=(x - eps).clamp(min=0), max=(x + eps).clamp(max=1))
-
-
 def uniform_start(x: torch.Tensor, eps: float) -> torch.Tensor:
     """``x + U(-eps, eps)^d`` clipped to [0, 1] (AT and RST, as Madry et al.)."""
     return (x + torch.empty_like(x).uniform_(-eps, eps)).clamp(0, 1)
@@ -80,7 +59,8 @@ def uniform_start(x: torch.Tensor, eps: float) -> torch.Tensor:
 
 def normal_start(x: torch.Tensor, eps: float, std: float = 0.001) -> torch.Tensor:
     """``x + std * N(0, 1)^d`` projected onto the ball (TRADES and LLR)."""
-    return project(x + std * torch.randn_like(x), x, eps)
+    lower, upper = linf_box(x, eps)
+    return torch.clamp(x + std * torch.randn_like(x), min=lower, max=upper)
 
 
 def sign_ascent(
@@ -98,12 +78,12 @@ def sign_ascent(
     The examples' objectives are summed so one backward pass yields every example's input
     gradient; they are independent as long as the model treats examples independently.
     """
-    x = x.detach()
+    lower, upper = linf_box(x.detach(), eps)
     x_adv = start.detach()
     for _ in range(steps):
         x_adv.requires_grad_(True)
         with torch.enable_grad():
             value = objective(x_adv).sum()
         (grad,) = torch.autograd.grad(value, x_adv)
-        x_adv = project(x_adv.detach() + alpha * grad.sign(), x, eps)
+        x_adv = torch.clamp(x_adv.detach() + alpha * grad.sign(), min=lower, max=upper)
     return x_adv.detach()

@@ -8,10 +8,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import check_nonnegative
+from lolip.attacks import check_nonnegative, model_mode
 from lolip.methods.inner import (
     check_inner,
-    model_mode,
     normal_start,
     rewind_rng,
     sign_ascent,

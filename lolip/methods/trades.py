@@ -8,8 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import check_nonnegative
-from lolip.methods.inner import check_inner, model_mode, normal_start, sign_ascent
+from lolip.attacks import check_nonnegative, model_mode
+from lolip.methods.inner import check_inner, normal_start, sign_ascent
 
 
 def kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
