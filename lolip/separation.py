@@ -453,8 +453,10 @@ def compute_separation(
         raise ValueError(f"pixel_max must be positive, got {pixel_max}")
     if eps < 0:
         raise ValueError(f"eps must be non-negative, got {eps}")
-    _check_pixels(x_train, pixel_max, "x_train")
-    _check_pixels(x_test, pixel_max, "x_test")
+    train = _flatten(x_train, "x_train")
+    _check_pixels(train, pixel_max, "x_train")
+    test_x = _flatten(x_test, "x_test")
+    _check_pixels(test_x, pixel_max, "x_test")
     y_train = _labels(y_train, len(x_train), "y_train")
     y_test = _labels(y_test, len(x_test), "y_test")
     if not 0 <= drop_smallest < len(x_train):
@@ -464,7 +466,6 @@ def compute_separation(
     backend = resolve_backend(backend, device)
 
     n_train = len(x_train)
-    train, test_x = _flatten(x_train, "x_train"), _flatten(x_test, "x_test")
     _check_compatible(train, test_x)
     train_nn, test_nn = _search(
         [(train, y_train, np.arange(n_train)), (test_x, y_test, np.full(len(test_x), -1))],
@@ -603,7 +604,7 @@ def _labels(y: np.ndarray, n: int, name: str) -> np.ndarray:
 
 
 def _check_pixels(x: np.ndarray, pixel_max: float, name: str) -> None:
-    x = _flatten(x, name)
+    """``x`` (flattened by :func:`_flatten`) holds pixels in [0, pixel_max]."""
     if x.dtype == np.float32 and pixel_max != 1:
         raise ValueError(
             f"{name} is float32 (already in [0, 1]) but pixel_max is {pixel_max}; expected 1"
