@@ -24,31 +24,19 @@ Run: ``python benchmarks/attack_throughput.py [--images 1000] [--batch-size 500]
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 import torchattacks
+from common import mnist
 from torch import nn
 
 from lolip.archs.cnn import CNN001
 from lolip.attacks.pgd import pgd
-from lolip.datasets.mnist import read_idx
 from lolip.layout import channels_last
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def mnist(split: str, limit: int) -> tuple[torch.Tensor, torch.Tensor]:
-    directory = Path(os.environ.get("LOLIP_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
-    prefix = "t10k" if split == "test" else "train"
-    images = read_idx(directory / f"{prefix}-images-idx3-ubyte.gz")[:limit, None]
-    labels = read_idx(directory / f"{prefix}-labels-idx1-ubyte.gz")[:limit]
-    return torch.tensor(images, dtype=torch.float32) / 255, torch.tensor(labels, dtype=torch.long)
 
 
 def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 128) -> None:
@@ -144,14 +132,15 @@ def main() -> None:
     parser.add_argument("--train-images", type=int, default=10000, help="0: untrained model")
     args = parser.parse_args()
 
+    data = mnist()
     torch.manual_seed(0)
     model = CNN001()
     if args.train_images:
         tic = time.perf_counter()
-        train(model, *mnist("train", args.train_images))
+        train(model, *data.tensors("train", limit=args.train_images))
         print(f"trained CNN001 on {args.train_images} images in {time.perf_counter() - tic:.0f} s")
     model.eval()
-    x, y = mnist("test", args.images)
+    x, y = data.tensors("test", limit=args.images)
     with torch.no_grad():
         predictions = torch.cat([model(b) for b in x.split(args.batch_size)]).argmax(1)
     print(

@@ -30,18 +30,14 @@ Other jobs may share the CPU: the numbers are what this run measured.
 from __future__ import annotations
 
 import argparse
-import os
 import resource
 import time
-from pathlib import Path
 
 import numba
 import numpy as np
+from common import mnist
 
-from lolip.datasets.mnist import read_idx
 from lolip.separation import compute_separation, nearest_neighbours
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # (name, training points, test points, dimensions); Restricted ImageNet: 257,000 is our
 # approximation of the 9 super-classes' ILSVRC2012 training images, 10,150 validation
@@ -51,15 +47,6 @@ PROJECTIONS = [
     ("SVHN", 73_257, 26_032, 32 * 32 * 3),
     ("Restricted ImageNet", 257_000, 10_150, 64 * 64 * 3),
 ]
-
-
-def load_mnist() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    directory = Path(os.environ.get("LOLIP_MNIST_DIR", ROOT.parent / "shared" / "data" / "mnist"))
-    x_train = read_idx(directory / "train-images-idx3-ubyte.gz")[:, None]
-    y_train = read_idx(directory / "train-labels-idx1-ubyte.gz").astype(np.int64)
-    x_test = read_idx(directory / "t10k-images-idx3-ubyte.gz")[:, None]
-    y_test = read_idx(directory / "t10k-labels-idx1-ubyte.gz").astype(np.int64)
-    return x_train, y_train, x_test, y_test
 
 
 def timed(fn, *args, **kwargs):
@@ -108,7 +95,8 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    x_train, y_train, x_test, y_test = load_mnist()
+    ds = mnist()
+    x_train, y_train, x_test, y_test = ds.x_train, ds.y_train, ds.x_test, ds.y_test
     n_train, n_test = len(x_train), len(x_test)
     dims = x_train[0].size
     print(

@@ -21,22 +21,19 @@ reference that a natural-training loop could show on this machine.
 from __future__ import annotations
 
 import argparse
-import os
 import time
-from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from common import mnist
 from torch.utils.data import DataLoader, TensorDataset
 
-from lolip import datasets
 from lolip.archs import build_arch
 from lolip.layout import channels_last
 from lolip.methods import build_method
 from lolip.settings import TrainSettings
 from lolip.train import train
 
-ROOT = Path(__file__).resolve().parents[1]
 EPS, BATCH, LR = 0.1, 64, 1e-4
 METHODS = {
     "natural": {"loss": "natural"},
@@ -46,12 +43,6 @@ METHODS = {
     "rst1": {"loss": "rst", "lam": 1.0},
     "trades6": {"loss": "trades", "beta": 6.0},
 }
-
-
-def mnist(n: int) -> tuple[torch.Tensor, torch.Tensor]:
-    directory = os.environ.get("LOLIP_MNIST_DIR", str(ROOT.parent / "shared/data/mnist"))
-    ds = datasets.load("mnist", {"source": "mnist", "dir": directory})
-    return ds.tensors("train", limit=n)
 
 
 def fresh_model() -> torch.nn.Module:
@@ -147,7 +138,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x_nat, y_nat = mnist(args.n)
+    x_nat, y_nat = mnist().tensors("train", limit=args.n)
     x_rob, y_rob = x_nat[: args.n_robust], y_nat[: args.n_robust]
     print(f"CNN001 on MNIST, batch {BATCH}, {args.threads} threads, torch {torch.__version__}")
     print(f"{'method':8s} {'ours img/s':>11s} {'reference img/s':>16s} {'ratio':>6s}")
