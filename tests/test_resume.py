@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 
-from lolip.checkpoint import load_checkpoint
 from tests import grid
 from tests.workflow import snakemake
 
@@ -72,7 +71,7 @@ def test_sigkilled_training_job_resumes_to_bitwise_identical_model(prepared, ref
         os.kill(jobs[0], signal.SIGKILL)
         assert killed.wait(timeout=120) != 0
     assert not grid.model(wf).exists(), "the job finished before it could be killed"
-    left = load_checkpoint(grid.checkpoint(wf))["epoch"]
+    left = grid.checkpoint_epoch(grid.checkpoint(wf))
     assert epoch <= left < grid.EPOCHS
 
     snakemake(wf, target)

@@ -17,6 +17,7 @@ from lolip.checkpoint import load_checkpoint, save_checkpoint
 from lolip.methods import build_method
 from lolip.settings import Augment, TrainSettings
 from lolip.train import TrainingError, augment, train
+from tests.grid import checkpoint_epoch
 
 SETTINGS = TrainSettings.from_dict(
     {"epochs": 3, "batch_size": 64, "lr": 0.002, "milestones": [2], "reduction": "sum"}
@@ -157,12 +158,6 @@ torch.save(model.state_dict(), sys.argv[2])
 """
 
 
-def _epochs_done(ckpt) -> int:
-    # None while a checkpoint is half-written (payload and checksum disagree): not done yet.
-    state = load_checkpoint(ckpt) if ckpt.exists() else None
-    return state["epoch"] if state else 0
-
-
 def _run(args):
     return subprocess.Popen([sys.executable, "-c", KILL_SCRIPT, *map(str, args)])
 
@@ -173,7 +168,7 @@ def test_sigkill_mid_training_then_rerun_is_bitwise_identical(tmp_path):
     ckpt, out = tmp_path / "ckpt.pt", tmp_path / "out.pt"
     proc = _run([ckpt, out])
     deadline = time.time() + 120
-    while not _epochs_done(ckpt) >= 2 and time.time() < deadline:
+    while not checkpoint_epoch(ckpt) >= 2 and time.time() < deadline:
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
