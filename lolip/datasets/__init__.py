@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_prepared
+from lolip.datasets.raw import source_dir
 
 __all__ = [
     "Dataset",
@@ -46,18 +47,16 @@ def _module(spec: dict[str, Any]) -> ModuleType:
     return importlib.import_module(SOURCES[source])
 
 
-# Sources torchvision can download, and the variable naming a local copy instead.
-DOWNLOADABLE: dict[str, str] = {
-    "mnist": "LOLIP_MNIST_DIR",
-    "cifar10": "LOLIP_CIFAR10_DIR",
-    "svhn": "LOLIP_SVHN_DIR",
-}
-
-
 def needs_download(spec: dict[str, Any]) -> bool:
-    """True when the source downloads its raw files (no local ``dir`` or variable given)."""
-    source = spec.get("source")
-    return source in DOWNLOADABLE and source_dir(spec, DOWNLOADABLE[source]) is None
+    """True when the source downloads its raw files (no local ``dir`` or variable given).
+
+    A source can download when its module has ``download``; ``ENV_VAR`` names the variable
+    pointing at a local copy instead. The module is imported only here, when asked.
+    """
+    if spec.get("source") not in SOURCES:
+        return False
+    module = _module(spec)
+    return hasattr(module, "download") and source_dir(spec, module.ENV_VAR) is None
 
 
 def download(name: str, spec: dict[str, Any], resources: str | os.PathLike = "resources") -> Path:
@@ -91,9 +90,3 @@ def prepare(
         module.prepare(name, spec, Path(out), Path(resources))
     else:
         write_prepared(out, module.load(name, spec, Path(resources)))
-
-
-def source_dir(spec: dict[str, Any], env_var: str) -> Path | None:
-    """The local directory of a source's raw files: config ``dir``, else ``$env_var``."""
-    value = spec.get("dir") or os.environ.get(env_var)
-    return Path(value) if value else None

@@ -16,9 +16,7 @@ They are read straight from the archive, without extracting it.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import pickle
-import re
 import tarfile
 import zlib
 from pathlib import Path
@@ -27,6 +25,7 @@ from typing import IO, Any
 import numpy as np
 
 from lolip.datasets.prepared import Dataset, DatasetError
+from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
 ENV_VAR = "LOLIP_CIFAR10_DIR"
 ARCHIVE = "cifar-10-python.tar.gz"
@@ -58,53 +57,20 @@ _READ_ERRORS = (
 )
 
 
-def _raw_dir(spec: dict[str, Any]) -> Path | None:
-    from lolip.datasets import source_dir
-
-    return source_dir(spec, ENV_VAR)
-
-
 def expected_md5(spec: dict[str, Any]) -> str:
     """The archive's expected MD5: the spec's ``md5`` entry for it, else the published one."""
     return spec.get("md5", {}).get(ARCHIVE, MD5)
 
 
-def check_md5_option(name: str, spec: dict[str, Any], files: list[str]) -> None:
-    """The spec's ``md5`` must map some of ``files`` to 32-digit hex MD5s."""
-    md5 = spec.get("md5", {})
-    valid = isinstance(md5, dict) and all(
-        key in files and isinstance(value, str) and re.fullmatch(r"[0-9a-f]{32}", value)
-        for key, value in md5.items()
-    )
-    if not valid:
-        raise DatasetError(
-            f"dataset {name!r}: md5 must map file names ({', '.join(files)}) to 32-digit "
-            f"lowercase hex MD5s, got {md5!r}"
-        )
-
-
 def check(name: str, spec: dict[str, Any]) -> None:
     check_md5_option(name, spec, [ARCHIVE])
-    directory = _raw_dir(spec)
+    directory = source_dir(spec, ENV_VAR)
     if directory is None:
         return  # torchvision downloads the archive when the dataset is prepared
     if not (directory / ARCHIVE).is_file():
         raise DatasetError(
             f"dataset {name!r}: CIFAR-10 archive {str(directory / ARCHIVE)!r} not found "
             f"(set 'dir' or ${ENV_VAR} to the directory holding {ARCHIVE})"
-        )
-
-
-def verify_md5(path: Path, md5: str) -> None:
-    """Raise :class:`DatasetError` naming ``path`` unless its MD5 is ``md5``."""
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    actual = digest.hexdigest()
-    if actual != md5:
-        raise DatasetError(
-            f"{str(path)!r} is corrupt or not the original: MD5 {actual}, expected {md5}"
         )
 
 
@@ -160,26 +126,29 @@ def _batch(path: Path, member: str, entry: dict[str, Any]) -> tuple[np.ndarray, 
     return data.reshape(-1, 3, 32, 32), labels
 
 
-def _download(resources: Path, md5: str) -> Path:
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the archive into ``resources`` (a no-op when it is there and intact).
+
+    torchvision's ``download_url`` checks the archive against the expected MD5 and raises
+    when it differs.
+    """
     from torchvision.datasets import CIFAR10
     from torchvision.datasets.utils import download_url
 
     root = resources / "cifar10"
-    download_url(CIFAR10.url, str(root), ARCHIVE, md5)
+    download_url(CIFAR10.url, str(root), ARCHIVE, expected_md5(spec))
     return root
-
-
-def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
-    """Download the archive into ``resources`` (a no-op when it is there and intact)."""
-    return _download(resources, expected_md5(spec))
 
 
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
     md5 = expected_md5(spec)
-    directory = _raw_dir(spec) or _download(resources, md5)
-    archive = directory / ARCHIVE
-    verify_md5(archive, md5)
+    directory = source_dir(spec, ENV_VAR)
+    if directory is None:
+        archive = download(name, spec, resources) / ARCHIVE  # download_url checked its MD5
+    else:
+        archive = directory / ARCHIVE
+        verify_md5(archive, md5)
     arrays = read_archive(archive)
     return Dataset(
         name=name,

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from lolip.datasets.prepared import Dataset, DatasetError
+from lolip.datasets.raw import source_dir
 
 ENV_VAR = "LOLIP_MNIST_DIR"
 
@@ -33,12 +34,6 @@ FILES = {
 }
 
 
-def _raw_dir(spec: dict[str, Any]) -> Path | None:
-    from lolip.datasets import source_dir
-
-    return source_dir(spec, ENV_VAR)
-
-
 def _find(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / f"{stem}.gz", directory / stem):
         if candidate.is_file():
@@ -47,7 +42,7 @@ def _find(directory: Path, stem: str) -> Path | None:
 
 
 def check(name: str, spec: dict[str, Any]) -> None:
-    directory = _raw_dir(spec)
+    directory = source_dir(spec, ENV_VAR)
     if directory is None:
         return  # torchvision downloads the files when the dataset is prepared
     if not directory.is_dir():
@@ -81,7 +76,8 @@ def read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(raw, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape).copy()
 
 
-def _download(resources: Path) -> Path:
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the raw files into ``resources`` (a no-op when they are there and intact)."""
     from torchvision.datasets import MNIST
 
     root = resources / "mnist"
@@ -90,14 +86,9 @@ def _download(resources: Path) -> Path:
     return root / "MNIST" / "raw"
 
 
-def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
-    """Download the raw files into ``resources`` (a no-op when they are there and intact)."""
-    return _download(resources)
-
-
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
-    directory = _raw_dir(spec) or _download(resources)
+    directory = source_dir(spec, ENV_VAR) or download(name, spec, resources)
     arrays = {}
     for split, (images, labels) in FILES.items():
         arrays[f"x_{split}"] = read_idx(_find(directory, images))[:, None]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,16 +146,38 @@ def write_prepared(path: str | os.PathLike, ds: Dataset) -> None:
             f.create_dataset(f"y_{split}", data=y.astype(np.int64))
         for key, value in ds.extras.items():
             f.create_dataset(key, data=value)
-        f.attrs.update(
+        write_attrs(
+            f,
             name=ds.name,
             source=ds.source,
-            pixel_max=float(ds.pixel_max),
-            classes=json.dumps(list(ds.classes)),
-            provenance=json.dumps(ds.provenance, sort_keys=True),
-            format_version=FORMAT_VERSION,
+            pixel_max=ds.pixel_max,
+            classes=ds.classes,
+            provenance=ds.provenance,
+            input_size=ds.input_size,
         )
-        if ds.input_size is not None:
-            f.attrs["input_size"] = int(ds.input_size)
+
+
+def write_attrs(
+    f: h5py.File,
+    *,
+    name: str,
+    source: str,
+    pixel_max: float,
+    classes: Sequence[str],
+    provenance: dict[str, Any],
+    input_size: int | None = None,
+) -> None:
+    """Write the prepared file's attributes (see the module docstring) to the open ``f``."""
+    f.attrs.update(
+        name=name,
+        source=source,
+        pixel_max=float(pixel_max),
+        classes=json.dumps(list(classes)),
+        provenance=json.dumps(provenance, sort_keys=True),
+        format_version=FORMAT_VERSION,
+    )
+    if input_size is not None:
+        f.attrs["input_size"] = int(input_size)
 
 
 def read_prepared(path: str | os.PathLike) -> Dataset:

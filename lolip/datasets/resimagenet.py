@@ -51,7 +51,8 @@ import numpy as np
 import PIL
 from PIL import Image
 
-from lolip.datasets.prepared import FORMAT_VERSION, Dataset, DatasetError, read_prepared
+from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_attrs
+from lolip.datasets.raw import source_dir
 from lolip.io import atomic_path, read_json, write_json
 from lolip.progress import log, progress
 
@@ -132,8 +133,6 @@ def _available_cpus() -> int:
 
 
 def _root(name: str, spec: dict[str, Any]) -> Path:
-    from lolip.datasets import source_dir
-
     root = source_dir(spec, ENV_VAR)
     if root is None:
         raise DatasetError(
@@ -366,13 +365,13 @@ def _assemble(
                     int((~ok).sum()),
                     split,
                 )
-        f.attrs.update(
+        write_attrs(
+            f,
             name=name,
             source="resimagenet",
             pixel_max=255.0,
-            classes=json.dumps(CLASSES),
-            provenance=json.dumps(provenance, sort_keys=True),
-            format_version=FORMAT_VERSION,
+            classes=CLASSES,
+            provenance=provenance,
             input_size=opts["input_size"],
         )
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import numpy as np
 
-from lolip.datasets.cifar10 import check_md5_option, verify_md5
 from lolip.datasets.prepared import Dataset, DatasetError
+from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
 ENV_VAR = "LOLIP_SVHN_DIR"
 FILES = {"train": "train_32x32.mat", "test": "test_32x32.mat"}
@@ -31,12 +31,6 @@ MD5 = {
 }
 
 
-def _raw_dir(spec: dict[str, Any]) -> Path | None:
-    from lolip.datasets import source_dir
-
-    return source_dir(spec, ENV_VAR)
-
-
 def expected_md5(spec: dict[str, Any], filename: str) -> str:
     """A file's expected MD5: the spec's ``md5`` entry for it, else the published one."""
     return spec.get("md5", {}).get(filename, MD5[filename])
@@ -44,7 +38,7 @@ def expected_md5(spec: dict[str, Any], filename: str) -> str:
 
 def check(name: str, spec: dict[str, Any]) -> None:
     check_md5_option(name, spec, list(MD5))
-    directory = _raw_dir(spec)
+    directory = source_dir(spec, ENV_VAR)
     if directory is None:
         return  # torchvision downloads the files when the dataset is prepared
     missing = [f for f in FILES.values() if not (directory / f).is_file()]
@@ -82,7 +76,12 @@ def read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
     return np.ascontiguousarray(x.transpose(3, 2, 0, 1)), labels
 
 
-def _download(resources: Path, spec: dict[str, Any]) -> Path:
+def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
+    """Download the two files into ``resources`` (a no-op when they are there and intact).
+
+    torchvision's ``download_url`` checks each file against its expected MD5 and raises
+    when it differs.
+    """
     from torchvision.datasets import SVHN
     from torchvision.datasets.utils import download_url
 
@@ -93,18 +92,17 @@ def _download(resources: Path, spec: dict[str, Any]) -> Path:
     return root
 
 
-def download(name: str, spec: dict[str, Any], resources: Path) -> Path:
-    """Download the two files into ``resources`` (a no-op when they are there and intact)."""
-    return _download(resources, spec)
-
-
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     check(name, spec)
-    directory = _raw_dir(spec) or _download(resources, spec)
+    directory = source_dir(spec, ENV_VAR)
+    local = directory is not None  # downloaded files were checked by download_url
+    if not local:
+        directory = download(name, spec, resources)
     arrays, md5s = {}, {}
     for split, filename in FILES.items():
         md5s[filename] = expected_md5(spec, filename)
-        verify_md5(directory / filename, md5s[filename])
+        if local:
+            verify_md5(directory / filename, md5s[filename])
         arrays[f"x_{split}"], arrays[f"y_{split}"] = read_mat(directory / filename)
     return Dataset(
         name=name,
