@@ -36,9 +36,7 @@ def separation_histogram(
     training point within ``2 eps``. ``random_points`` (the same table under permuted
     training labels) is overlaid for comparison. Written atomically.
     """
-    fig = Figure(figsize=(11, 4), layout="constrained")
-    FigureCanvasAgg(fig)
-    axes = fig.subplots(1, 2)
+    fig, axes = _panels(len(_SPLITS), width=5.5)
     tables = {"original labels": points}
     if random_points is not None:
         tables["random labels"] = random_points
@@ -64,8 +62,7 @@ def separation_histogram(
         ax.set_ylabel("number of points")
         ax.legend(loc="upper left", fontsize="small")
     fig.suptitle(title)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=120)
+    _save(fig, path)
 
 
 def _panels(n: int, *, width: float = 5.0, height: float = 4.0) -> tuple[Figure, list]:

@@ -49,6 +49,7 @@ from scipy.linalg import solve_triangular
 from scipy.optimize import minimize
 from threadpoolctl import threadpool_limits
 
+from lolip.io import atomic_path
 from lolip.progress import progress
 
 log = logging.getLogger(__name__)
@@ -756,15 +757,12 @@ PANELS = (
 _LINESTYLES = ("--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)))
 
 
-def plot_staircase(
-    result: StaircaseResult, path: str | Path, title: str = "", fmt: str = "png"
-) -> None:
+def plot_staircase(result: StaircaseResult, path: str | Path, title: str = "") -> None:
     """Training points and every method's ``f_theta`` on ``[-eps, 9 + eps]``, one panel per
     group of :data:`PANELS` with Natural (solid black) in each, one colour and line style per
     method.
 
-    Written to ``path`` in format ``fmt`` (explicit, because atomic writes go through a
-    temporary name without the target's suffix).
+    Written atomically to ``path`` as a PNG.
     """
     eps = result.eps
     grid = np.linspace(-eps, NUM_STAIRS - 1 + eps, 1200)
@@ -814,4 +812,5 @@ def plot_staircase(
     axes[-1].set_xlim(grid[0], grid[-1])
     axes[-1].set_xticks(np.arange(NUM_STAIRS))
     fig.suptitle(title)
-    fig.savefig(path, format=fmt, dpi=110)
+    with atomic_path(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)

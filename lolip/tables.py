@@ -376,7 +376,7 @@ def model_rows(
     return pd.DataFrame(rows, columns=["block", "row", "seed", *columns])
 
 
-def _row_order(block: Block, ours: Sequence[str], paper: Sequence[str]) -> list[str]:
+def _row_order(ours: Sequence[str], paper: Sequence[str]) -> list[str]:
     """The paper's rows in its order, then ours it lacks (each method before its +drop)."""
     have = set(ours)
     methods = dict.fromkeys(r.removesuffix(DROP_SUFFIX) for r in ours)
@@ -405,7 +405,7 @@ def model_table(
     for block in spec.blocks:
         paper = reported_block(reported or {}, spec.reported, block.name)
         ours = models[models["block"] == block.name]
-        for name in _row_order(block, list(ours["row"]), list(paper)):
+        for name in _row_order(list(ours["row"]), list(paper)):
             runs = ours[ours["row"] == name]
             row = _block_row(block, name, "run" if len(runs) else "not run", len(runs))
             for col in columns:
@@ -417,7 +417,7 @@ def model_table(
                 row[f"{col}_paper"] = _number(value)
                 row[f"{col}_diff"] = row[col] - row[f"{col}_paper"]
             out.append(row)
-        out.append(_nn_row(block, columns, spec.attack, separation.get(block.dataset)))
+        out.append(_nn_row(block, columns, separation.get(block.dataset)))
     return pd.DataFrame(out)
 
 
@@ -434,7 +434,7 @@ def _block_row(block: Block, name: str, status: str, n_seeds: int) -> dict[str, 
 
 
 def _nn_row(
-    block: Block, columns: Sequence[str], attack: str, summary: Mapping[str, Any] | None
+    block: Block, columns: Sequence[str], summary: Mapping[str, Any] | None
 ) -> dict[str, Any]:
     """The theorem's 1-NN classifier in the columns it has a value for."""
     row = _block_row(block, NN_ROW, "reference" if summary else "not run", 0)

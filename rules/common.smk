@@ -70,12 +70,28 @@ def get_dataset_outputs():
     return expand("results/datasets/{dataset}.h5", dataset=DATASETS)
 
 
+def get_separation_summaries():
+    return expand("results/separation/{dataset}.json", dataset=DATASETS)
+
+
+def random_labels_enabled():
+    return config.get("separation", {}).get("random_labels", False)
+
+
+def get_random_label_summaries():
+    if not random_labels_enabled():
+        return []
+    return expand("results/separation/{dataset}_random_labels.json", dataset=DATASETS)
+
+
+def get_random_label_points(wildcards):
+    if not random_labels_enabled():
+        return []
+    return f"results/separation/{wildcards.dataset}_random_labels_points.csv"
+
+
 def get_separation_outputs():
-    # get_random_label_summaries: rules/report.smk, included before any target is built
-    return (
-        expand("results/separation/{dataset}.json", dataset=DATASETS)
-        + get_random_label_summaries()
-    )
+    return get_separation_summaries() + get_random_label_summaries()
 
 
 def get_model_outputs():
@@ -84,10 +100,6 @@ def get_model_outputs():
 
 def get_metrics_outputs():
     return exp_paths(f"results/eval/{EXP}/metrics.json")
-
-
-def get_table_outputs():
-    return get_paper_table_outputs()  # rules/report.smk
 
 
 def get_staircase_outputs():
@@ -99,6 +111,7 @@ def get_staircase_outputs():
 
 
 def get_all_outputs():
+    # get_table_outputs, get_figure_outputs: rules/report.smk, included before any call
     return (
         get_separation_outputs()
         + get_metrics_outputs()

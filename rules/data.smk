@@ -12,7 +12,8 @@ rule download_dataset:
         "../envs/lolip.yaml"
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        # resources/downloads/{dataset}.json -> resources/
+        # resources/downloads/{dataset}.json -> resources/ (a literal prefix of the output
+        # fails `snakemake --lint`)
         resources=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
     script:
         "../workflow_scripts/download_dataset.py"
@@ -31,6 +32,7 @@ rule prepare_dataset:
         "../envs/lolip.yaml"
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        # Not derivable: the output is under results/ and the input may be empty.
         resources="resources",
     script:
         "../workflow_scripts/prepare_dataset.py"

@@ -16,8 +16,6 @@ rule plot_lipschitz_accuracy:
         ),
     log:
         "logs/plot_lipschitz_accuracy/{table}.log",
-    wildcard_constraints:
-        table=_choice(TABLES),
     conda:
         "../envs/lolip.yaml"
     params:
@@ -39,8 +37,6 @@ rule plot_gap:
         ),
     log:
         "logs/plot_gap/{table}.log",
-    wildcard_constraints:
-        table=_choice(TABLES),
     conda:
         "../envs/lolip.yaml"
     params:
@@ -66,7 +62,5 @@ rule plot_separation:
         "logs/plot_separation/{dataset}.log",
     conda:
         "../envs/lolip.yaml"
-    params:
-        eps=lambda wildcards: config["datasets"][wildcards.dataset]["eps"],
     script:
         "../workflow_scripts/plot_separation.py"

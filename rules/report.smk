@@ -1,7 +1,8 @@
 # Config handling of the presentation rules (rules/tables.smk, rules/figures.smk): the
 # model tables of the config's `tables` section (lolip.tables.table_specs; without one, one
 # table per (dataset, arch) group), their inputs and the report's tables and figures.
-# Functions only (no rules), so that `snakemake --lint` keeps them apart from the rules.
+# Functions and the `table` wildcard constraint only (no rules), so that `snakemake --lint`
+# keeps them apart from the rules.
 from lolip.archs import ARCHS
 from lolip.tables import TABLE_EXTS, TableError, table_specs
 
@@ -20,6 +21,10 @@ try:
     )
 except TableError as err:
     raise WorkflowError(f"config error: {err}") from None
+
+
+wildcard_constraints:
+    table=_choice(TABLES),
 
 
 def get_table_spec(wildcards):
@@ -45,26 +50,10 @@ def get_table_separation(wildcards):
     ]
 
 
-def random_labels_enabled():
-    return config.get("separation", {}).get("random_labels", False)
-
-
-def get_random_label_summaries():
-    if not random_labels_enabled():
-        return []
-    return expand("results/separation/{dataset}_random_labels.json", dataset=DATASETS)
-
-
-def get_paper_table_outputs():
+def get_table_outputs():
     """Table 1 and every model table, in each format."""
     stems = ["table1_separation", *TABLES]
     return expand("results/tables/{stem}.{ext}", stem=stems, ext=TABLE_EXTS)
-
-
-def get_random_label_points(wildcards):
-    if not random_labels_enabled():
-        return []
-    return f"results/separation/{wildcards.dataset}_random_labels_points.csv"
 
 
 def get_figure_outputs():

@@ -33,8 +33,4 @@ use rule compute_separation as compute_separation_random_labels with:
     benchmark:
         "results/benchmarks/compute_separation_random_labels/{dataset}.tsv"
     params:
-        eps=lambda wildcards: config["datasets"][wildcards.dataset]["eps"],
-        drop_smallest=lambda wildcards: config["datasets"][wildcards.dataset].get(
-            "drop_smallest", 0
-        ),
         label_seed=config.get("separation", {}).get("random_label_seed", 0),

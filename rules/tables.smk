@@ -5,7 +5,7 @@
 
 rule make_separation_table:
     input:
-        summaries=expand("results/separation/{dataset}.json", dataset=DATASETS),
+        summaries=get_separation_summaries(),
         random_labels=get_random_label_summaries(),
     output:
         multiext("results/tables/table1_separation", ".csv", ".md", ".tex"),
@@ -39,8 +39,6 @@ rule make_model_table:
         ),
     log:
         "logs/make_model_table/{table}.log",
-    wildcard_constraints:
-        table=_choice(TABLES),
     conda:
         "../envs/lolip.yaml"
     params:

@@ -16,12 +16,11 @@ result = run_staircase(
 )
 with atomic_path(snakemake.output.table) as tmp:
     result.table.to_csv(tmp, index=False, float_format="%.6g")
-with atomic_path(snakemake.output.figure) as tmp:
-    plot_staircase(
-        result,
-        tmp,
-        title=(
-            f"Staircase, {snakemake.wildcards.size}: n_train = {params.n_train}, "
-            f"eps = {params.eps:.4g}, lambda = {params.penalty:g}"
-        ),
-    )
+plot_staircase(
+    result,
+    snakemake.output.figure,
+    title=(
+        f"Staircase, {snakemake.wildcards.size}: n_train = {params.n_train}, "
+        f"eps = {params.eps:.4g}, lambda = {params.penalty:g}"
+    ),
+)
