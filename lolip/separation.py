@@ -209,13 +209,10 @@ def _tile_layout(
     return tiles
 
 
-def _nn_numba(query_sets, train, train_labels, want_same):
-    """Run :func:`_kernel` for each ``(queries, labels, self_index)`` set; the training
-    layout is built once."""
+def _nn_numba(query_sets, train, train_labels, sort, want_same):
+    """Run :func:`_kernel` for each ``(queries, labels, self_position)`` set; the training
+    layout is built once. Indices are returned as positions in ``sort`` order."""
     n_train, dims = train.shape
-    sort = np.argsort(train_labels, kind="stable")
-    position = np.empty(n_train, np.int64)
-    position[sort] = np.arange(n_train)
     order = _dimension_order(train)
     dims_padded = -(-dims // CHUNK) * CHUNK
     tiles = _tile_layout(train, sort, order, dims_padded)
@@ -234,19 +231,17 @@ def _nn_numba(query_sets, train, train_labels, want_same):
         jobs = progress(jobs, desc="separation", total=len(jobs), unit="block")
     results = [(np.empty((len(q), 2)), np.empty((len(q), 2), np.int64)) for q, _, _ in query_sets]
     for k, m0 in jobs:
-        queries, query_labels, query_self = query_sets[k]
+        queries, query_labels, own = query_sets[k]
         out_d, out_i = results[k]
         m1 = min(len(queries), m0 + QUERY_BLOCK)
         block = np.zeros((m1 - m0, dims_padded), queries.dtype)
         block[:, :dims] = queries[m0:m1][:, order]
-        own = query_self[m0:m1]
-        own = np.where(own >= 0, position[np.maximum(own, 0)], -1)
         # Dynamic scheduling: query tiles differ in cost and the cores may be shared.
         with numba.parallel_chunksize(1):
             _kernel(
                 block,
                 query_labels[m0:m1],
-                own,
+                own[m0:m1],
                 tiles,
                 sorted_labels,
                 n_train,
@@ -255,9 +250,6 @@ def _nn_numba(query_sets, train, train_labels, want_same):
                 out_d[m0:m1],
                 out_i[m0:m1],
             )
-    for _, out_i in results:
-        found = out_i >= 0
-        out_i[found] = sort[out_i[found]]
     return results
 
 
@@ -268,6 +260,7 @@ def _nn_torch(
     query_sets,
     train,
     train_labels,
+    sort,
     want_same,
     device,
     query_batch: int = 1024,
@@ -278,27 +271,23 @@ def _nn_torch(
     Exact: uint8 values are integers, exact in float32, and so are their differences;
     float32 inputs give the same rounded ``|x - q|`` as the kernel. Training points are
     sorted by label and a later chunk replaces a best only when strictly nearer, and
-    ``min`` returns the first minimum, so ties resolve as in the kernel.
+    ``min`` returns the first minimum, so ties resolve as in the kernel. Indices are
+    returned as positions in ``sort`` order.
     """
     import torch
 
-    sort = np.argsort(train_labels, kind="stable")
-    position = np.empty(len(sort), np.int64)
-    position[sort] = np.arange(len(sort))
     x_train = torch.from_numpy(np.ascontiguousarray(train[sort])).to(device)
     y_train = torch.from_numpy(np.ascontiguousarray(train_labels[sort])).to(device)
     inf = torch.tensor(float("inf"), device=device)
     results = []
-    for queries, query_labels, query_self in query_sets:
+    for queries, query_labels, query_own in query_sets:
         out_d = np.empty((len(queries), 2))
         out_i = np.empty((len(queries), 2), np.int64)
         for m0 in range(0, len(queries), query_batch):
             m1 = min(len(queries), m0 + query_batch)
             q = torch.from_numpy(queries[m0:m1]).to(device).float()
             q_label = torch.from_numpy(query_labels[m0:m1]).to(device)[:, None]
-            own = query_self[m0:m1]
-            own = torch.from_numpy(np.where(own >= 0, position[np.maximum(own, 0)], -1))
-            own = own.to(device)[:, None]
+            own = torch.from_numpy(query_own[m0:m1]).to(device)[:, None]
             best_d = torch.full((m1 - m0, 2), math.inf, device=device, dtype=torch.float64)
             best_i = torch.full((m1 - m0, 2), -1, device=device, dtype=torch.int64)
             for n0 in range(0, len(sort), train_batch):
@@ -317,8 +306,6 @@ def _nn_torch(
                     best_i[:, column] = torch.where(better, i + n0, best_i[:, column])
             out_d[m0:m1] = best_d.cpu().numpy()
             out_i[m0:m1] = best_i.cpu().numpy()
-        found = out_i >= 0
-        out_i[found] = sort[out_i[found]]
         results.append((out_d, out_i))
     return results
 
@@ -326,13 +313,25 @@ def _nn_torch(
 def _search(query_sets, train, train_labels, *, want_same, device, backend) -> list[NNResult]:
     """Nearest neighbours for several ``(queries, labels, self_index)`` sets against one
     training set (flattened, validated); ``self_index[m]`` is query m's own training
-    index or -1."""
+    index or -1.
+
+    The backends visit the training points in label order (``sort``): they take each
+    query's own copy as a position in that order and return positions in it."""
+    sort = np.argsort(train_labels, kind="stable")
+    position = np.empty(len(sort), np.int64)
+    position[sort] = np.arange(len(sort))
+    sorted_sets = [
+        (queries, labels, np.where(own >= 0, position[np.maximum(own, 0)], -1))
+        for queries, labels, own in query_sets
+    ]
     if backend == "numba":
-        results = _nn_numba(query_sets, train, train_labels, want_same)
+        results = _nn_numba(sorted_sets, train, train_labels, sort, want_same)
     else:
-        results = _nn_torch(query_sets, train, train_labels, want_same, device)
+        results = _nn_torch(sorted_sets, train, train_labels, sort, want_same, device)
     out = []
     for d, i in results:
+        found = i >= 0
+        i[found] = sort[i[found]]
         if not want_same:
             d[:, 0], i[:, 0] = np.nan, -1
         out.append(NNResult(d_other=d[:, 1], idx_other=i[:, 1], d_same=d[:, 0], idx_same=i[:, 0]))
