@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.workflow import ROOT
 
 
 def mnist_dir() -> Path:
@@ -29,6 +29,16 @@ def digits():
     from lolip import datasets
 
     return datasets.load("digits", {"source": "digits", "eps": 0.1}, "unused")
+
+
+@pytest.fixture(scope="session")
+def digits_mlp() -> torch.nn.Module:
+    """A small MLP with dropout, trained naturally for a few seconds on the first 1200 of
+    sklearn's digits, in eval mode. Shared: tests that change its mode must restore it."""
+    from tests.small import digits_tensors, train_mlp
+
+    x, y = digits_tensors()
+    return train_mlp(x[:1200], y[:1200], dropout=0.5, epochs=10)
 
 
 @pytest.fixture(scope="module")

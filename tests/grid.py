@@ -7,9 +7,7 @@ a TRADES epoch lasts long enough to kill the job in the middle of one.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +16,7 @@ from typing import Any
 import torch
 
 from lolip.checkpoint import load_checkpoint
-from tests.workflow import ROOT, copy_workflow, edit_config
+from tests.workflow import copy_workflow, edit_config, snakemake_command
 
 METHODS = ("natural", "trades1")
 EPOCHS = 3
@@ -143,17 +141,10 @@ class Run:
 
 def start_snakemake(wf: Path, *args: str, env: dict[str, str] | None = None) -> Run:
     """``snakemake ARGS`` in ``wf`` in the background, output to ``wf/snakemake-<n>.log``."""
-    full_env = {**os.environ, "LOLIP_REPORTED": str(ROOT.parent / "shared/spec/reported.yaml")}
-    full_env.update(env or {})
+    command, full_env = snakemake_command(args, env)
     log = wf / f"snakemake-{len(list(wf.glob('snakemake-*.log')))}.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "snakemake", *args],
-            cwd=wf,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            env=full_env,
-        )
+        proc = subprocess.Popen(command, cwd=wf, stdout=out, stderr=subprocess.STDOUT, env=full_env)
     return Run(proc, log)
 
 

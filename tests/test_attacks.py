@@ -19,16 +19,16 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
-def digits() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+def digits_split() -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """sklearn's 8x8 digits in [0, 1], NCHW: (x_train, y_train, x_test, y_test)."""
     x, y = digits_tensors()
     return x[:1200], y[:1200], x[1200:], y[1200:]
 
 
 @pytest.fixture(scope="module")
-def model(digits) -> nn.Module:
+def model(digits_split) -> nn.Module:
     """A small MLP with dropout, trained naturally for a few seconds (~92% test accuracy)."""
-    return train_mlp(digits[0], digits[1], dropout=0.2, epochs=12)
+    return train_mlp(digits_split[0], digits_split[1], dropout=0.2, epochs=12)
 
 
 def standard_error(accuracy: float, n: int) -> float:
@@ -42,8 +42,8 @@ def distances(x: torch.Tensor, x_adv: torch.Tensor, norm: str) -> torch.Tensor:
 
 @pytest.mark.parametrize(("norm", "eps"), [("linf", 0.3), ("l2", 1.5)])
 @pytest.mark.parametrize("attack", [pgd, multitarget])
-def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits, attack, norm, eps):
-    x, y = digits[2][:100], digits[3][:100]
+def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits_split, attack, norm, eps):
+    x, y = digits_split[2][:100], digits_split[3][:100]
     gen = torch.Generator().manual_seed(0)
     result = attack(model, x, y, eps, norm=norm, steps=5, step_size=0.5, restarts=2, generator=gen)
     assert distances(x, result.x_adv, norm).max() <= eps * (1 + 1e-5)
@@ -53,8 +53,8 @@ def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits, attack, nor
 
 
 @pytest.mark.parametrize("norm", ["linf", "l2"])
-def test_returned_input_is_misclassified_exactly_when_broken(model, digits, norm):
-    x, y = digits[2], digits[3]
+def test_returned_input_is_misclassified_exactly_when_broken(model, digits_split, norm):
+    x, y = digits_split[2], digits_split[3]
     gen = torch.Generator().manual_seed(1)
     result = pgd(model, x, y, 0.1 if norm == "linf" else 0.8, norm=norm, restarts=3, generator=gen)
     with torch.no_grad():
@@ -64,8 +64,8 @@ def test_returned_input_is_misclassified_exactly_when_broken(model, digits, norm
 
 
 @pytest.mark.parametrize("attack", [pgd, multitarget])
-def test_eps_zero_breaks_exactly_the_misclassified_points(model, digits, attack):
-    x, y = digits[2], digits[3]
+def test_eps_zero_breaks_exactly_the_misclassified_points(model, digits_split, attack):
+    x, y = digits_split[2], digits_split[3]
     result = attack(model, x, y, 0.0, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         wrong = model(x).argmax(1) != y
@@ -130,8 +130,8 @@ def test_multitarget_breaks_a_point_if_any_target_succeeds():
     assert not result.target_success[:, 1].any()
 
 
-def test_multitarget_at_least_as_strong_as_pgd_with_same_budget(model, digits):
-    x, y = digits[2], digits[3]
+def test_multitarget_at_least_as_strong_as_pgd_with_same_budget(model, digits_split):
+    x, y = digits_split[2], digits_split[3]
     gen = torch.Generator().manual_seed(0)
     targeted = multitarget(model, x, y, 0.1, generator=gen)
     untargeted = pgd(model, x, y, 0.1, steps=20, step_size=0.1, generator=gen)
@@ -142,9 +142,9 @@ def test_multitarget_at_least_as_strong_as_pgd_with_same_budget(model, digits):
     assert torch.equal(targeted.target_success.any(1), targeted.broken)
 
 
-def test_our_pgd_at_least_as_strong_as_torchattacks(model, digits):
+def test_our_pgd_at_least_as_strong_as_torchattacks(model, digits_split):
     torchattacks = pytest.importorskip("torchattacks")
-    x, y = digits[2], digits[3]
+    x, y = digits_split[2], digits_split[3]
     eps, steps, alpha = 0.1, 10, 0.02
     ours = pgd(
         model,
@@ -165,10 +165,10 @@ def test_our_pgd_at_least_as_strong_as_torchattacks(model, digits):
     assert our_acc <= ref_acc + standard_error(ref_acc, len(y))
 
 
-def test_restarts_break_points_no_single_start_breaks(model, digits):
+def test_restarts_break_points_no_single_start_breaks(model, digits_split):
     # Small steps from different random starts reach different points of the ball; a point
     # counts as broken if any restart breaks it, so 8 restarts beat 1 clearly here.
-    x, y = digits[2], digits[3]
+    x, y = digits_split[2], digits_split[3]
     settings = {"steps": 10, "step_size": 0.05}
     for seed in (0, 1):
         gen = torch.Generator().manual_seed(seed)
@@ -190,12 +190,12 @@ class ModeSpy(nn.Module):
 
 
 @pytest.mark.parametrize("attack", [pgd, multitarget])
-def test_attack_runs_in_eval_mode_and_restores_the_callers_state(model, digits, attack):
+def test_attack_runs_in_eval_mode_and_restores_the_callers_state(model, digits_split, attack):
     spy = ModeSpy(model)
     spy.zero_grad(set_to_none=True)
     spy.train()
     try:
-        attack(spy, digits[2][:20], digits[3][:20], 0.1, steps=2)
+        attack(spy, digits_split[2][:20], digits_split[3][:20], 0.1, steps=2)
         assert spy.modes and not any(spy.modes)
         assert spy.training and spy.inner.training
         assert all(p.requires_grad and p.grad is None for p in spy.parameters())
@@ -203,8 +203,8 @@ def test_attack_runs_in_eval_mode_and_restores_the_callers_state(model, digits, 
         model.eval()
 
 
-def test_same_generator_seed_gives_identical_results(model, digits):
-    x, y = digits[2][:200], digits[3][:200]
+def test_same_generator_seed_gives_identical_results(model, digits_split):
+    x, y = digits_split[2][:200], digits_split[3][:200]
     runs = [
         pgd(model, x, y, 0.1, restarts=2, generator=torch.Generator().manual_seed(3))
         for _ in range(2)
@@ -248,11 +248,11 @@ def test_build_attack_rejects_bad_specs_naming_them(spec, message):
         build_attack(spec)
 
 
-def test_autoattack_column_breaks_at_least_as_many_as_pgd(model, digits):
+def test_autoattack_column_breaks_at_least_as_many_as_pgd(model, digits_split):
     pytest.importorskip("torchattacks")
     # A radius where APGD breaks nearly everything keeps AutoAttack's later, query-hungry
     # stages (Square: 5,000 queries) on few points, so the test stays fast.
-    x, y, eps = digits[2][:20], digits[3][:20], 0.2
+    x, y, eps = digits_split[2][:20], digits_split[3][:20], 0.2
     gen = torch.Generator().manual_seed(0)
     result = autoattack(model, x, y, eps, generator=gen)
     assert isinstance(result, AttackResult)
@@ -264,7 +264,7 @@ def test_autoattack_column_breaks_at_least_as_many_as_pgd(model, digits):
     assert result.broken.sum() >= weaker.broken.sum()
 
 
-def test_autoattack_without_torchattacks_says_how_to_fix(model, digits, monkeypatch):
+def test_autoattack_without_torchattacks_says_how_to_fix(model, digits_split, monkeypatch):
     monkeypatch.setitem(sys.modules, "torchattacks", None)
     with pytest.raises(ImportError, match="needs the torchattacks package"):
-        autoattack(model, digits[2][:5], digits[3][:5], 0.1)
+        autoattack(model, digits_split[2][:5], digits_split[3][:5], 0.1)

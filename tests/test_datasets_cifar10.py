@@ -7,7 +7,6 @@ string too. Python 3's pickle cannot write that, so :func:`py2_pickle` emits the
 
 from __future__ import annotations
 
-import hashlib
 import io
 import pickle
 import struct
@@ -21,6 +20,7 @@ from lolip.datasets import check as check_dataset
 from lolip.datasets import cifar10, prepare, read_prepared
 from lolip.datasets import load as load_dataset
 from lolip.datasets.prepared import DatasetError
+from tests.sources import md5_of, patch_download
 
 CLASSES = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"]
 PER_BATCH = 7  # images per fixture batch (10,000 in the original)
@@ -112,10 +112,6 @@ def write_archive(path: Path, batches: dict[str, dict]) -> Path:
             info.size = len(blob)
             tar.addfile(info, io.BytesIO(blob))
     return path
-
-
-def md5_of(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture()
@@ -248,19 +244,11 @@ def test_environment_variable_names_the_directory(archive, tmp_path: Path, monke
 def test_without_directory_torchvision_downloads_into_resources(
     archive, tmp_path: Path, monkeypatch
 ) -> None:
-    import torchvision.datasets.utils as tv_utils
     from torchvision.datasets import CIFAR10
 
     path, batches = archive
-    calls = []
-
-    def fake_download(url: str, root: str, filename: str, md5: str) -> None:
-        calls.append((url, Path(root), filename, md5))
-        Path(root).mkdir(parents=True, exist_ok=True)
-        (Path(root) / filename).write_bytes(path.read_bytes())
-
     monkeypatch.delenv(cifar10.ENV_VAR, raising=False)
-    monkeypatch.setattr(tv_utils, "download_url", fake_download)
+    calls = patch_download(monkeypatch, {cifar10.ARCHIVE: path})
     spec = {"source": "cifar10", "md5": {cifar10.ARCHIVE: md5_of(path)}}
     ds = load_dataset("cifar10", spec, tmp_path / "resources")
     root = tmp_path / "resources" / "cifar10"

@@ -24,8 +24,8 @@ from PIL import Image
 from lolip.datasets import check as check_dataset
 from lolip.datasets import prepare, read_prepared, resimagenet
 from lolip.datasets.prepared import DatasetError
+from tests.workflow import ROOT
 
-REPO = Path(__file__).resolve().parent.parent
 CHUNK = 16
 # Real wnids with their super-class, checked independently of the ranges' arithmetic:
 # the first and last synset of each range.
@@ -242,7 +242,7 @@ def test_killed_run_resumes_to_the_same_file(tree: Path, reference: Path, tmp_pa
         "resimagenet.prepare('resimagenet', json.loads(sys.argv[1]), Path(sys.argv[2]),"
         " Path(sys.argv[2]).parent)\n"
     )
-    pythonpath = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    pythonpath = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": pythonpath}
     proc = subprocess.Popen(
         [sys.executable, "-c", script, json.dumps(spec_for(tree)), str(out)],

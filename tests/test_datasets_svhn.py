@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +12,7 @@ from lolip.datasets import check as check_dataset
 from lolip.datasets import load as load_dataset
 from lolip.datasets import prepare, read_prepared, svhn
 from lolip.datasets.prepared import DatasetError
+from tests.sources import md5_of, patch_download
 
 SIZES = {"train": 9, "test": 6}
 
@@ -36,10 +36,6 @@ def svhn_dir(tmp_path: Path) -> tuple[Path, dict[str, dict]]:
         for i, split in enumerate(SIZES)
     }
     return directory, written
-
-
-def md5_of(path: Path) -> str:
-    return hashlib.md5(path.read_bytes()).hexdigest()
 
 
 def spec_for(directory: Path) -> dict:
@@ -139,21 +135,13 @@ def test_check_catches_missing_file_and_bad_md5_option(svhn_dir, monkeypatch) ->
 def test_without_directory_torchvision_downloads_into_resources(
     svhn_dir, tmp_path: Path, monkeypatch
 ) -> None:
-    import torchvision.datasets.utils as tv_utils
     from torchvision.datasets import SVHN
 
     directory, written = svhn_dir
     spec = spec_for(directory)
     del spec["dir"]
-    calls = []
-
-    def fake_download(url: str, root: str, filename: str, md5: str) -> None:
-        calls.append((url, Path(root), filename, md5))
-        Path(root).mkdir(parents=True, exist_ok=True)
-        (Path(root) / filename).write_bytes((directory / filename).read_bytes())
-
     monkeypatch.delenv(svhn.ENV_VAR, raising=False)
-    monkeypatch.setattr(tv_utils, "download_url", fake_download)
+    calls = patch_download(monkeypatch, {f: directory / f for f in svhn.FILES.values()})
     ds = load_dataset("svhn", spec, tmp_path / "resources")
     root = tmp_path / "resources" / "svhn"
     assert calls == [

@@ -15,7 +15,7 @@ import lolip.attacks.pgd
 import lolip.evaluate
 from lolip.attacks import AttackResult
 from lolip.evaluate import DEFAULT_SETTINGS, EvaluationError, check_settings, evaluate
-from tests.small import digits_tensors, train_mlp
+from tests.small import digits_tensors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -27,10 +27,9 @@ def splits() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
 
 
 @pytest.fixture(scope="module")
-def model(splits) -> nn.Module:
-    """A small MLP with dropout, trained naturally for a few seconds."""
-    x, y = splits["train"]
-    return train_mlp(x, y, dropout=0.5, epochs=10)
+def model(digits_mlp) -> nn.Module:
+    """A small MLP with dropout trained on ``splits["train"]`` (conftest's ``digits_mlp``)."""
+    return digits_mlp
 
 
 SMALL = {

@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.lipschitz import lipschitz_ratio, local_lipschitz
-from tests.small import digits_tensors, train_mlp
+from tests.small import digits_tensors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -97,9 +97,9 @@ def test_estimate_searches_only_the_ball_and_unit_box(centre, eps, kinks, reacha
 
 
 @pytest.fixture(scope="module")
-def mlp() -> tuple[nn.Module, torch.Tensor]:
-    x, y = digits_tensors()
-    return train_mlp(x[:1200], y[:1200], dropout=0.5, epochs=10), x[1200:1500]
+def mlp(digits_mlp) -> tuple[nn.Module, torch.Tensor]:
+    x, _ = digits_tensors()
+    return digits_mlp, x[1200:1500]
 
 
 def test_ascent_finds_larger_ratios_than_the_originals_descent(mlp):

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 import yaml
 
@@ -11,8 +9,9 @@ from lolip.archs import ARCHS
 from lolip.methods import build_method, describe
 from lolip.naming import OriginalNameError, parse_original
 from lolip.train import TrainSettings
+from tests.workflow import ROOT
 
-CONFIG = Path(__file__).resolve().parents[1] / "config" / "config.yaml"
+CONFIG = ROOT / "config" / "config.yaml"
 CIFAR_AUG = {"crop": 32, "padding": 4, "flip": True}
 
 # Every loss spelling the original's scripts and params.py use for the paper's tables.

@@ -14,10 +14,9 @@ import pytest
 import yaml
 
 from lolip.datasets.resimagenet import synsets
-from tests.workflow import ROOT, copy_workflow, job_counts, snakemake
+from tests.workflow import REPORTED, ROOT, copy_workflow, job_counts, snakemake
 
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
-REPORTED = ROOT.parent / "shared/spec/reported.yaml"
 TRAININGS = {"mnist": 20, "cifar10": 15, "resimagenet": 10, "svhn": 10}
 TABLE_MODELS = {"table2_mnist": 20, "table3": 20, "table4_dropout": 20, "table_multitarget": 55}
 

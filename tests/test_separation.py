@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import math
 
 import numpy as np
@@ -10,6 +9,7 @@ import pandas as pd
 import pytest
 from sklearn.datasets import load_digits
 
+from lolip.datasets.mnist import read_idx
 from lolip.figures import separation_histogram
 from lolip.separation import (
     POINT_COLUMNS,
@@ -63,13 +63,6 @@ def assert_matches_brute_force(nn, queries, query_labels, train, train_labels, e
     np.testing.assert_array_equal(nn.d_same, d_same)
     np.testing.assert_array_equal(nn.idx_other, idx_other)
     np.testing.assert_array_equal(nn.idx_same, idx_same)
-
-
-def read_idx(path) -> np.ndarray:
-    with gzip.open(path) as f:
-        raw = f.read()
-    dims = [int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(raw[3])]
-    return np.frombuffer(raw, np.uint8, offset=4 + 4 * raw[3]).reshape(dims)
 
 
 @pytest.fixture(scope="module")

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
 import zipfile
-from pathlib import Path
 
 import cvxpy as cp
 import numpy as np
@@ -15,9 +11,9 @@ import pandas as pd
 import pytest
 
 from lolip import staircase as st
+from tests.workflow import ROOT, snakemake
 
 EPS = st.EPS
-REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="module")
@@ -387,24 +383,19 @@ def test_fit_staircase_rule_writes_table_figure_and_report(tmp_path):
                 "methods": ["natural", "at", "trades6"],
             }}
 
-            include: "{REPO / "rules" / "staircase.smk"}"
+            include: "{ROOT / "rules" / "staircase.smk"}"
             """
         )
     )
-    snakemake = str(Path(sys.executable).with_name("snakemake"))
-    env = {**os.environ, "PYTHONPATH": f"{REPO}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
     targets = ["results/staircase/small.csv", "results/staircase/small.png"]
-    run = [snakemake, "-s", str(snakefile), "--cores", "1", "-d", str(tmp_path)]
-    subprocess.run([*run, *targets], check=True, env=env, capture_output=True)
+    snakemake(tmp_path, "--cores", "1", *targets)
     table = pd.read_csv(tmp_path / "results/staircase/small.csv")
     assert list(table["method"]) == ["natural", "at", "trades6"]
     assert (tmp_path / "results/staircase/small.png").read_bytes()[:4] == b"\x89PNG"
     assert "staircase" in (tmp_path / "logs/staircase/small.log").read_text()
 
-    report = subprocess.run(
-        [*run, "--report", "report.zip", *targets], check=True, env=env, capture_output=True
-    )
-    assert b"(ERROR" not in report.stderr  # docutils reports caption markup errors this way
+    report = snakemake(tmp_path, "--cores", "1", "--report", "report.zip", *targets)
+    assert "(ERROR" not in report.stderr  # docutils reports caption markup errors this way
     with zipfile.ZipFile(tmp_path / "report.zip") as archive:
         html = archive.read("report/report.html").decode()
     assert "small training set" in html  # the figure caption, with its wildcard filled in

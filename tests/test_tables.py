@@ -16,9 +16,8 @@ from lolip.archs import ARCHS
 from lolip.config import expand
 from lolip.io import write_json
 from lolip.tables import NN_ROW, Block, TableError, TableSpec
+from tests.workflow import REPORTED, ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
-REPORTED = ROOT.parent / "shared/spec/reported.yaml"
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
 ALL_COLUMNS = ["train_acc", "test_acc", "adv_train_acc", "adv_test_acc", "test_lipschitz"]
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
+REPORTED = ROOT.parent / "shared/spec/reported.yaml"
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "profiles", "envs", "report")
 
 
@@ -26,17 +27,16 @@ def copy_workflow(dest: Path) -> Path:
     return dest
 
 
+def snakemake_command(args, env: dict | None = None) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run ``snakemake ARGS`` with this interpreter."""
+    full_env = {**os.environ, "LOLIP_REPORTED": str(REPORTED), **(env or {})}
+    return [sys.executable, "-m", "snakemake", *args], full_env
+
+
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None):
     """Run ``snakemake ARGS`` in ``workdir`` with this interpreter; return the completed process."""
-    full_env = {**os.environ, "LOLIP_REPORTED": str(ROOT.parent / "shared/spec/reported.yaml")}
-    full_env.update(env or {})
-    proc = subprocess.run(
-        [sys.executable, "-m", "snakemake", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        env=full_env,
-    )
+    command, full_env = snakemake_command(args, env)
+    proc = subprocess.run(command, cwd=workdir, capture_output=True, text=True, env=full_env)
     if check and proc.returncode != 0:
         raise AssertionError(f"snakemake {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return proc
