@@ -1,9 +1,10 @@
 """Restricted ImageNet source on a generated ILSVRC2012 tree of JPEGs with real wnids.
 
-The tree holds every one of the 203 synsets in ``train/`` and ``val/`` (images of many
-sizes, aspect ratios and colour modes), synsets just outside the super-class ranges that
-must be ignored, a truncated and a garbage ``.JPEG`` that must be reported and skipped,
-and a non-image file.
+The tree (:func:`lolip.datasets.fixtures.write_resimagenet`) holds every one of the 203
+synsets in ``train/`` and ``val/`` (images of many sizes, aspect ratios and colour modes);
+this module adds a second image to some synsets, synsets just outside the super-class ranges
+that must be ignored, a non-image file and, in a copy, a truncated and a garbage ``.JPEG``
+that must stop preparation.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -22,7 +24,7 @@ import pytest
 from PIL import Image
 
 from lolip.datasets import check as check_dataset
-from lolip.datasets import prepare, read_prepared, resimagenet
+from lolip.datasets import fixtures, prepare, read_prepared, resimagenet
 from lolip.datasets.prepared import DatasetError
 from tests.workflow import ROOT
 
@@ -51,34 +53,36 @@ ANCHORS = {
 }
 # Real ILSVRC2012 synsets next to the ranges, not part of Restricted ImageNet.
 OUTSIDE = ["n01440764", "n01632777", "n02114367", "n02125311"]  # tench, axolotl, wolf, cougar
-BAD = ["train/n02085620/n02085620_truncated.JPEG", "train/n02268443/n02268443_garbage.JPEG"]
-
-
-def _jpeg(path: Path, rng: np.random.Generator, mode: str = "RGB") -> None:
-    w, h = (int(v) for v in rng.integers(40, 140, size=2))
-    w = w * 2 if rng.random() < 0.2 else w  # some very wide images
-    pixels = rng.integers(0, 256, size=(h, w, 3), dtype=np.uint8)
-    Image.fromarray(pixels).convert(mode).save(path, "JPEG", quality=90)
+# A truncated JPEG in train/ and a garbage one in val/: both splits are decoded before failing.
+BAD = ["train/n02085620/n02085620_truncated.JPEG", "val/n02268443/n02268443_garbage.JPEG"]
 
 
 def make_tree(root: Path, seed: int = 0) -> Path:
-    rng = np.random.default_rng(seed)
-    modes = ["RGB"] * 8 + ["L", "CMYK"]  # ILSVRC2012 holds a few grayscale and CMYK JPEGs
-    wnids = [s.wnid for s in resimagenet.synsets()] + OUTSIDE
+    """The library's fixture tree (one image per synset and split) with a second train image
+    in every fifth synset, the ``OUTSIDE`` synsets, a non-image file, an image with an exact
+    72-pixel short side and one smaller than 72 (upscaled)."""
+    fixtures.write_resimagenet(root, per_synset_train=1, per_synset_val=1, seed=seed)
+    rng = np.random.default_rng(seed + 1)
+    for s in resimagenet.synsets()[::5]:
+        fixtures.write_jpeg(root / f"train/{s.wnid}/{s.wnid}_1.JPEG", fixtures.random_image(rng))
     for folder in ("train", "val"):
-        for i, wnid in enumerate(wnids):
-            (root / folder / wnid).mkdir(parents=True)
-            for j in range(1 + (folder == "train" and i % 5 == 0)):
-                mode = modes[int(rng.integers(len(modes)))]
-                _jpeg(root / folder / wnid / f"{wnid}_{i}{j}.JPEG", rng, mode)
-    good = sorted((root / "train" / "n02085620").iterdir())[0].read_bytes()
-    (root / BAD[0]).write_bytes(good[: len(good) // 3])
-    (root / BAD[1]).write_bytes(rng.integers(0, 256, size=500, dtype=np.uint8).tobytes())
+        for wnid in OUTSIDE:
+            fixtures.write_jpeg(root / folder / wnid / f"{wnid}_0.JPEG", fixtures.random_image(rng))
     (root / "train" / "n02085620" / "notes.txt").write_text("not an image")
-    # An exact 72-pixel short side and one smaller than 72 (upscaled).
-    Image.new("RGB", (72, 100), (10, 200, 30)).save(root / "val/n02123045/exact.JPEG")
-    Image.new("RGB", (50, 30), (200, 10, 30)).save(root / "val/n02123045/small.JPEG")
+    fixtures.write_jpeg(
+        root / "val/n02123045/exact.JPEG", Image.new("RGB", (72, 100), (10, 200, 30))
+    )
+    fixtures.write_jpeg(
+        root / "val/n02123045/small.JPEG", Image.new("RGB", (50, 30), (200, 10, 30))
+    )
     return root
+
+
+def add_bad_images(root: Path) -> None:
+    """``BAD``: the first third of a good JPEG, and 500 random bytes."""
+    good = sorted((root / "train" / "n02085620").glob("*.JPEG"))[0].read_bytes()
+    (root / BAD[0]).write_bytes(good[: len(good) // 3])
+    (root / BAD[1]).write_bytes(np.random.default_rng(0).bytes(500))
 
 
 def spec_for(root: Path, **options) -> dict:
@@ -102,6 +106,15 @@ def assert_same_file(a: Path, b: Path, ignore_attrs: tuple[str, ...] = ()) -> No
 
 def strings(values: np.ndarray) -> list[str]:
     return [v.decode() if isinstance(v, bytes) else v for v in values]
+
+
+def image_files(root: Path, folder: str) -> set[str]:
+    """The synsets' ``.JPEG`` files in ``root/folder``, relative to ``root``."""
+    return {
+        f"{folder}/{s.wnid}/{p.name}"
+        for s in resimagenet.synsets()
+        for p in (root / folder / s.wnid).glob("*.JPEG")
+    }
 
 
 @pytest.fixture(scope="module")
@@ -175,28 +188,54 @@ def test_images_equal_torchvision_resize_then_center_crop(tree: Path, reference:
         np.testing.assert_allclose(x64[i].numpy(), expected, atol=1e-6)
 
 
-def test_every_image_file_is_stored_or_reported(tree: Path, reference: Path) -> None:
+def test_every_image_file_is_stored(tree: Path, reference: Path) -> None:
     ds = read_prepared(reference)
+    assert set(ds.extras) == {"path_train", "path_test"}
     for split, folder in (("train", "train"), ("test", "val")):
-        on_disk = {
-            f"{folder}/{s.wnid}/{p.name}"
-            for s in resimagenet.synsets()
-            for p in (tree / folder / s.wnid).glob("*.JPEG")
-        }
         stored = strings(ds.extras[f"path_{split}"])
-        unreadable = strings(ds.extras[f"unreadable_{split}"])
         assert len(stored) == len(set(stored)) == len(ds.arrays(split)[1])
-        assert set(stored) | set(unreadable) == on_disk
-        assert not set(stored) & set(unreadable)
-    assert sorted(strings(ds.extras["unreadable_train"])) == sorted(BAD)
-    assert len(ds.extras["unreadable_test"]) == 0
+        assert set(stored) == image_files(tree, folder)
 
 
-def test_unreadable_images_are_logged_by_path(tree: Path, tmp_path: Path, caplog) -> None:
-    with caplog.at_level(logging.WARNING, logger="lolip"):
-        prepare("resimagenet", spec_for(tree, chunk=64), tmp_path / "r.h5", tmp_path)
+def test_unreadable_images_stop_preparation_and_a_fixed_tree_resumes(
+    tree: Path, tmp_path: Path, monkeypatch, caplog
+) -> None:
+    root = tmp_path / "tree"
+    shutil.copytree(tree, root)
+    add_bad_images(root)
+    out = tmp_path / "prepared" / "r.h5"
+    with caplog.at_level(logging.ERROR, logger="lolip"), pytest.raises(DatasetError) as err:
+        prepare("resimagenet", spec_for(root), out, tmp_path)
+    for bad in BAD:  # named in the error, and logged when found
+        assert str(root / bad) in str(err.value), bad
+        assert any(str(root / bad) in r.getMessage() for r in caplog.records), bad
+    assert "2 image(s)" in str(err.value)
+    assert not out.exists() and not list(out.parent.glob(".tmp-*"))
+
+    # Every chunk but the two holding a bad image (one per split) was written.
+    n_chunks = sum(-(-len(p) // CHUNK) for p, _ in resimagenet.list_images(root).values())
+    assert len(list((tmp_path / "prepared" / "r.h5.partial").glob("*.npz"))) == n_chunks - 2
+
+    # With the bad files replaced by good ones, a rerun decodes only those two chunks.
+    rng = np.random.default_rng(1)
     for bad in BAD:
-        assert any(str(tree / bad) in r.getMessage() for r in caplog.records), bad
+        fixtures.write_jpeg(root / bad, fixtures.random_image(rng))
+    decoded = []
+    real_decode = resimagenet.decode_chunk
+    monkeypatch.setattr(
+        resimagenet, "decode_chunk", lambda task: decoded.append(task) or real_decode(task)
+    )
+    prepare("resimagenet", spec_for(root), out, tmp_path)
+    assert len(decoded) == 2
+    assert sorted(path for _, paths, _ in decoded for path in paths if path in BAD) == sorted(BAD)
+    ds = read_prepared(out)
+    for split, folder in (("train", "train"), ("test", "val")):
+        stored = strings(ds.extras[f"path_{split}"])
+        assert set(stored) == image_files(root, folder)
+        for bad in set(BAD) & set(stored):
+            x, _ = ds.arrays(split)
+            np.testing.assert_array_equal(x[stored.index(bad)], resimagenet.decode(root / bad))
+    assert not (tmp_path / "prepared" / "r.h5.partial").exists()
 
 
 def test_interrupted_run_resumes_to_the_same_file(
@@ -315,8 +354,7 @@ def test_empty_synset_folder_is_an_error(tmp_path: Path) -> None:
     root = tmp_path / "tree"
     for folder in ("train", "val"):
         for s in resimagenet.synsets():
-            (root / folder / s.wnid).mkdir(parents=True)
-            Image.new("RGB", (80, 80)).save(root / folder / s.wnid / "a.JPEG")
+            fixtures.write_jpeg(root / folder / s.wnid / "a.JPEG", Image.new("RGB", (80, 80)))
     (root / "val" / "n01981276" / "a.JPEG").unlink()
     with pytest.raises(DatasetError, match="n01981276"):
         prepare("rin", spec_for(root), tmp_path / "out.h5", tmp_path)

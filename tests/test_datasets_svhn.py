@@ -1,4 +1,5 @@
-"""SVHN source on tiny ``.mat`` files written in the originals' layout (MATLAB v5)."""
+"""SVHN source on tiny ``.mat`` files written in the originals' layout (MATLAB v5, by
+:mod:`lolip.datasets.fixtures`)."""
 
 from __future__ import annotations
 
@@ -6,36 +7,23 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from scipy.io import savemat
 
 from lolip.datasets import check as check_dataset
+from lolip.datasets import fixtures, prepare, read_prepared, svhn
 from lolip.datasets import load as load_dataset
-from lolip.datasets import prepare, read_prepared, svhn
 from lolip.datasets.prepared import DatasetError
 from tests.sources import md5_of, patch_download
 
-SIZES = {"train": 9, "test": 6}
-
-
-def write_mat(path: Path, n: int, seed: int, label_dtype: type = np.uint8) -> dict:
-    """A file as the original: X (32, 32, 3, N) uint8 as (row, column, channel, image)."""
-    rng = np.random.default_rng(seed)
-    x = rng.integers(0, 256, size=(32, 32, 3, n), dtype=np.uint8)
-    digits = np.arange(n) % 10  # every digit, 0 included, when n >= 10
-    y = np.where(digits == 0, 10, digits).astype(label_dtype).reshape(n, 1)
-    savemat(path, {"X": x, "y": y}, format="5")
-    return {"X": x, "y": y, "digits": digits}
+SIZES = {"n_train": 9, "n_test": 6, "seed": 0}
 
 
 @pytest.fixture()
 def svhn_dir(tmp_path: Path) -> tuple[Path, dict[str, dict]]:
+    """The fixture's directory and, per split, its variables ``X`` and ``y``."""
     directory = tmp_path / "svhn"
-    directory.mkdir()
-    written = {
-        split: write_mat(directory / svhn.FILES[split], SIZES[split], seed=i)
-        for i, split in enumerate(SIZES)
-    }
-    return directory, written
+    fixtures.write_svhn(directory, **SIZES)
+    arrays = fixtures.svhn_arrays(**SIZES)
+    return directory, {split: arrays[f] for split, f in svhn.FILES.items()}
 
 
 def spec_for(directory: Path) -> dict:
@@ -46,7 +34,7 @@ def spec_for(directory: Path) -> dict:
 def test_pixels_round_trip_exactly_in_nchw(svhn_dir, tmp_path: Path) -> None:
     directory, written = svhn_dir
     ds = load_dataset("svhn", spec_for(directory), tmp_path)
-    for split in SIZES:
+    for split in svhn.FILES:
         x, _ = ds.arrays(split)
         raw = written[split]["X"]
         assert x.dtype == np.uint8 and x.shape == (raw.shape[3], 3, 32, 32)
@@ -58,14 +46,13 @@ def test_pixels_round_trip_exactly_in_nchw(svhn_dir, tmp_path: Path) -> None:
 @pytest.mark.parametrize("label_dtype", [np.uint8, np.float64])
 def test_label_ten_is_digit_zero(tmp_path: Path, label_dtype: type) -> None:
     directory = tmp_path / "svhn"
-    directory.mkdir()
-    written = {
-        split: write_mat(directory / svhn.FILES[split], 12, seed=i, label_dtype=label_dtype)
-        for i, split in enumerate(SIZES)
-    }
+    arrays = fixtures.svhn_arrays(n_train=12, n_test=6, seed=0)
+    for name, variables in arrays.items():
+        fixtures.write_mat(directory / name, {**variables, "y": variables["y"].astype(label_dtype)})
     ds = load_dataset("svhn", spec_for(directory), tmp_path)
-    np.testing.assert_array_equal(ds.y_train, written["train"]["digits"])
-    assert ds.y_train[0] == 0 and written["train"]["y"][0, 0] == 10
+    y = arrays[svhn.FILES["train"]]["y"][:, 0]
+    assert (y == 10).sum() == 2 and not (y == 0).any()
+    np.testing.assert_array_equal(ds.y_train, np.where(y == 10, 0, y))
     assert ds.classes == [str(d) for d in range(10)]
 
 
@@ -76,7 +63,7 @@ def test_matches_torchvision_svhn_reader(svhn_dir, tmp_path: Path, monkeypatch) 
     # torchvision checks the real files' MD5s; the fixture's bytes differ by design.
     monkeypatch.setattr(tv_svhn, "check_integrity", lambda *args, **kwargs: True)
     ds = load_dataset("svhn", spec_for(directory), tmp_path)
-    for split in SIZES:
+    for split in svhn.FILES:
         reference = tv_svhn.SVHN(str(directory), split=split, download=False)
         x, y = ds.arrays(split)
         np.testing.assert_array_equal(x, reference.data)
@@ -115,7 +102,7 @@ def test_labels_outside_one_to_ten_are_rejected(svhn_dir, tmp_path: Path) -> Non
     directory, written = svhn_dir
     y = written["test"]["y"].copy()
     y[0, 0] = 0
-    savemat(directory / "test_32x32.mat", {"X": written["test"]["X"], "y": y})
+    fixtures.write_mat(directory / "test_32x32.mat", {"X": written["test"]["X"], "y": y})
     with pytest.raises(DatasetError, match="labels 1..10"):
         load_dataset("svhn", spec_for(directory), tmp_path)
 
@@ -147,7 +134,7 @@ def test_without_directory_torchvision_downloads_into_resources(
     assert calls == [
         (SVHN.split_list[s][0], root, f, spec["md5"][f]) for s, f in svhn.FILES.items()
     ]
-    np.testing.assert_array_equal(ds.y_test, written["test"]["digits"])
+    np.testing.assert_array_equal(ds.y_test, written["test"]["y"][:, 0] % 10)
 
 
 def test_prepared_file_round_trips(svhn_dir, tmp_path: Path) -> None:
@@ -158,4 +145,4 @@ def test_prepared_file_round_trips(svhn_dir, tmp_path: Path) -> None:
     assert ds.source == "svhn"
     np.testing.assert_array_equal(ds.x_train, written["train"]["X"].transpose(3, 2, 0, 1))
     x, _ = ds.tensors("train")
-    assert x.shape == (SIZES["train"], 3, 32, 32)
+    assert x.shape == (SIZES["n_train"], 3, 32, 32)

@@ -36,10 +36,15 @@ def check_md5_option(name: str, spec: dict[str, Any], files: list[str]) -> None:
         )
 
 
+def file_md5(path: Path) -> str:
+    """The hex MD5 of the file ``path``."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+
+
 def verify_md5(path: Path, md5: str) -> None:
     """Raise :class:`DatasetError` naming ``path`` unless its MD5 is ``md5``."""
-    with open(path, "rb") as f:
-        actual = hashlib.file_digest(f, lambda: hashlib.md5(usedforsecurity=False)).hexdigest()
+    actual = file_md5(path)
     if actual != md5:
         raise DatasetError(
             f"{str(path)!r} is corrupt or not the original: MD5 {actual}, expected {md5}"

@@ -26,8 +26,10 @@ training windows could reach further along the long side than the central 72x72 
 Images are stored in a fixed random order (seed ``ORDER_SEED``), so that any prefix of a
 split mixes the classes. Preparation decodes in parallel worker processes, writes finished
 chunks of images as ``<out>.partial/<split>-<chunk>.npz`` (each atomically) and so resumes
-after an interruption where it stopped; images that cannot be decoded are logged by path,
-listed in the file (``unreadable_train``/``unreadable_test``) and skipped.
+after an interruption where it stopped. An image that cannot be decoded is bad data, never
+dropped: its chunk is not written, the other chunks are still decoded, and preparation then
+fails with a :class:`DatasetError` naming every unreadable file, writing nothing at ``out``.
+Once the files are fixed (same names), a rerun decodes only the chunks that were not written.
 """
 
 from __future__ import annotations
@@ -227,19 +229,17 @@ def decode(path: Path, size: int = SIZE) -> np.ndarray:
     return np.asarray(square, dtype=np.uint8).transpose(2, 0, 1)
 
 
-def decode_chunk(task: tuple[str, list[str], int]) -> tuple[np.ndarray, list[str]]:
-    """Decode the images ``paths`` under ``root``: the readable ones, and per path the
-    error message ('' if it was read)."""
+def decode_chunk(task: tuple[str, list[str], int]) -> tuple[np.ndarray | None, list[str]]:
+    """Decode the images ``paths`` under ``root``: their stack, uint8 (n, 3, size, size),
+    and ``[]``; or, if some cannot be decoded, ``None`` and ``"<file>: <error>"`` for each."""
     root, paths, size = task
     images, errors = [], []
     for path in paths:
         try:
             images.append(decode(Path(root) / path, size))
-            errors.append("")
         except DECODE_ERRORS as err:
-            errors.append(f"{type(err).__name__}: {err}")
-    stacked = np.stack(images) if images else np.zeros((0, 3, size, size), dtype=np.uint8)
-    return stacked, errors
+            errors.append(f"{Path(root) / path}: {type(err).__name__}: {err}")
+    return (None, errors) if errors else (np.stack(images), [])
 
 
 @contextmanager
@@ -273,14 +273,16 @@ def _chunk_file(partial: Path, split: str, k: int) -> Path:
     return partial / f"{split}-{k:06d}.npz"
 
 
-def _write_chunk(path: Path, images: np.ndarray, errors: list[str]) -> None:
+def _write_chunk(path: Path, images: np.ndarray) -> None:
     with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, images=images, errors=np.asarray(errors, dtype=str))
+        np.savez(f, images=images)
 
 
 def _decode_split(
     root: Path, partial: Path, split: str, paths: list[str], opts: dict[str, int]
-) -> None:
+) -> list[str]:
+    """Decode the chunks of ``split`` not yet in ``partial``, writing each one that decodes
+    in full; return ``"<file>: <error>"`` for each image that cannot be decoded."""
     chunk = opts["chunk"]
     starts = list(range(0, len(paths), chunk))
     todo = [s for s in starts if not _chunk_file(partial, split, s // chunk).exists()]
@@ -288,19 +290,23 @@ def _decode_split(
         done = len(starts) - len(todo)
         log.info("%s: resuming, %d of %d chunks already done", split, done, len(starts))
 
+    unreadable = []
+
     def run() -> Iterator[None]:
         tasks = ((str(root), paths[s : s + chunk], opts["size"]) for s in todo)
         with _ordered_map(opts["workers"]) as imap:
             for start, (images, errors) in zip(todo, imap(decode_chunk, tasks), strict=True):
-                for path, error in zip(paths[start : start + chunk], errors, strict=True):
-                    if error:
-                        log.warning("unreadable image %s: %s", root / path, error)
-                _write_chunk(_chunk_file(partial, split, start // chunk), images, errors)
-                yield from range(len(errors))  # one step of the bar per image
+                for error in errors:
+                    log.error("unreadable image %s", error)
+                unreadable.extend(errors)
+                if images is not None:
+                    _write_chunk(_chunk_file(partial, split, start // chunk), images)
+                yield from range(len(paths[start : start + chunk]))  # one step per image
 
     total = sum(len(paths[s : s + chunk]) for s in todo)
     for _ in progress(run(), desc=f"decode {split}", total=total, unit="img"):
         pass
+    return unreadable
 
 
 def _manifest(root: Path, images: dict[str, tuple[list[str], np.ndarray]], opts: dict) -> dict:
@@ -333,38 +339,17 @@ def _assemble(
     chunk, size = opts["chunk"], opts["size"]
     with atomic_path(out) as tmp, h5py.File(tmp, "w") as f:
         for split, (paths, labels) in images.items():
-            n_chunks = -(-len(paths) // chunk)
-            errors = np.concatenate(
-                [np.load(_chunk_file(partial, split, k))["errors"] for k in range(n_chunks)]
-            )
-            ok = errors == ""
-            if not ok.any():
-                raise DatasetError(f"no readable image in the {split} split of {str(out)!r}")
             x = f.create_dataset(
                 f"x_{split}",
-                shape=(int(ok.sum()), 3, size, size),
+                shape=(len(paths), 3, size, size),
                 dtype=np.uint8,
-                chunks=(min(int(ok.sum()), 64), 3, size, size),
+                chunks=(min(len(paths), 64), 3, size, size),
                 compression="gzip",
             )
-            filled = 0
-            for k in progress(range(n_chunks), desc=f"write {split}", unit="chunk"):
-                block = np.load(_chunk_file(partial, split, k))["images"]
-                x[filled : filled + len(block)] = block
-                filled += len(block)
-            strings = h5py.string_dtype()
-            f.create_dataset(f"y_{split}", data=labels[ok])
-            paths = np.asarray(paths, dtype=object)
-            f.create_dataset(f"path_{split}", data=paths[ok], dtype=strings)
-            f.create_dataset(f"unreadable_{split}", data=paths[~ok], dtype=strings)
-            provenance[f"unreadable_{split}"] = int((~ok).sum())
-            if not ok.all():
-                log.warning(
-                    "%s: skipped %d unreadable image(s), listed in unreadable_%s",
-                    split,
-                    int((~ok).sum()),
-                    split,
-                )
+            for k in progress(range(-(-len(paths) // chunk)), desc=f"write {split}", unit="chunk"):
+                x[k * chunk : (k + 1) * chunk] = np.load(_chunk_file(partial, split, k))["images"]
+            f.create_dataset(f"y_{split}", data=labels)
+            f.create_dataset(f"path_{split}", data=paths, dtype=h5py.string_dtype())
         write_attrs(
             f,
             name=name,
@@ -384,8 +369,17 @@ def prepare(name: str, spec: dict[str, Any], out: Path, resources: Path) -> None
     manifest = _manifest(root, images, opts)
     partial = out.with_name(out.name + ".partial")
     _open_partial(partial, manifest)
-    for split, (paths, _) in images.items():
-        _decode_split(root, partial, split, paths, opts)
+    unreadable = [
+        error
+        for split, (paths, _) in images.items()
+        for error in _decode_split(root, partial, split, paths, opts)
+    ]
+    if unreadable:
+        raise DatasetError(
+            f"dataset {name!r}: {len(unreadable)} image(s) in {str(root)!r} cannot be decoded; "
+            "replace them by readable ones and rerun, which reuses the chunks decoded in "
+            f"{str(partial)!r} (another list of files starts afresh):\n" + "\n".join(unreadable)
+        )
     provenance = {
         **manifest,
         "origin": "ILSVRC2012 train/ and val/ trees",
