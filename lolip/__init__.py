@@ -16,7 +16,7 @@ __all__ = ["__version__", "load_model"]
 def __getattr__(name: str):
     # Lazy, so that `import lolip` (e.g. when the workflow loads) does not import torch.
     if name == "load_model":
-        from lolip.models import load_model
+        from lolip.model_file import load_model
 
         return load_model
     raise AttributeError(f"module 'lolip' has no attribute {name!r}")

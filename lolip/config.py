@@ -30,7 +30,7 @@ from lolip import datasets
 from lolip.archs import ARCHS
 from lolip.methods import LOSSES
 from lolip.naming import parse_original
-from lolip.settings import TrainSettings
+from lolip.training.settings import TrainSettings
 
 
 class ConfigError(ValueError):

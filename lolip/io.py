@@ -3,14 +3,17 @@
 Every writer goes through :func:`atomic_path`, which hands out a temporary sibling
 path and renames it onto the target only when the block finishes without error. A job
 killed mid-write leaves at most a ``.tmp-*`` file, never a target that looks complete.
+The file gets the mode any tool's new file gets (``0666`` less the umask, so ``0644``
+under the usual umask 022): results on a shared filesystem stay readable by colleagues.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,14 +24,22 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".tmp-{target.name}.", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    tmp_path = target.parent / f".tmp-{target.name}.{secrets.token_hex(6)}"
+    # O_EXCL: a fresh file of our own; 0o666: the umask decides the mode, as for any tool.
+    os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
         yield tmp_path
+        # A writer may have replaced the file with one of its own mode (safetensors does).
+        os.chmod(tmp_path, 0o666 & ~_umask())
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
@@ -47,3 +58,26 @@ def _jsonable(value: Any) -> Any:
     if isinstance(value, Path):
         return str(value)
     raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def file_sha256(path: str | os.PathLike, cache: str | os.PathLike | None = None) -> str:
+    """The SHA-256 of a file's content.
+
+    With ``cache`` (a directory), the digest is remembered under the file's identity (its
+    absolute path, size, modification time and inode), so an unchanged file is read once
+    however often it is asked for; any change of content changes the identity too.
+    """
+    path = Path(path)
+    record = None
+    if cache is not None:
+        st = path.stat()
+        identity = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+        record = Path(cache) / (hashlib.sha256(identity.encode()).hexdigest() + ".sha256")
+        if record.exists():
+            return record.read_text().strip()
+    with open(path, "rb") as f:
+        digest = hashlib.file_digest(f, "sha256").hexdigest()
+    if record is not None:
+        with atomic_path(record) as tmp:
+            tmp.write_text(digest)
+    return digest

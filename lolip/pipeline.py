@@ -19,11 +19,13 @@ import torch
 import lolip
 from lolip import datasets, tables
 from lolip.archs import build_arch
+from lolip.bounds import to_mapping
 from lolip.datasets.prepared import center_crop
-from lolip.io import atomic_path, read_json, write_json
+from lolip.io import atomic_path, file_sha256, read_json, write_json
 from lolip.methods import build_method, describe
-from lolip.models import load_model, save_model
-from lolip.train import TrainSettings, train
+from lolip.model_file import load_model, save_model
+from lolip.precision import set_tf32
+from lolip.precision import state as precision_state
 
 log = logging.getLogger("lolip")
 
@@ -58,6 +60,7 @@ def provenance(device: torch.device) -> dict[str, Any]:
         "device": str(device),
         "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
         "threads": torch.get_num_threads(),
+        "numerics": precision_state(),
     }
 
 
@@ -80,35 +83,61 @@ def train_model(
     arch: str,
     method: str,
     seed: int,
-    experiment: dict[str, Any],
+    training: dict[str, Any],
     checkpoint: str | None,
 ) -> None:
-    """Train one model of the grid and save it with its run's metadata."""
+    """Train one model of the grid and save it with its run's metadata.
+
+    ``training`` holds what the weights depend on and nothing else: ``eps``,
+    ``method_spec`` and the training settings (``settings``). With ``checkpoint`` the run
+    resumes from it when its fingerprint (:mod:`lolip.training.fingerprint`) matches.
+    """
+    from lolip.training.fingerprint import run_fingerprint
+    from lolip.training.loop import train
+    from lolip.training.settings import TrainSettings
+
+    settings = TrainSettings.from_dict(training["settings"])
+    set_tf32(settings.tf32)
     device = default_device()
     ds = datasets.read_prepared(data)
-    x, y = ds.tensors("train", device, crop=False)
-    settings = TrainSettings.from_dict(experiment["training"])
-    method_fn = build_method(experiment["method_spec"])
+    method_fn = build_method(training["method_spec"])
     arch_kwargs = {
         "in_channels": ds.image_shape[0],
         "n_classes": ds.n_classes,
         "image_size": ds.input_size or ds.image_shape[-1],
+    }
+    run = {
+        "arch": arch,
+        "arch_kwargs": arch_kwargs,
+        "method": describe(method_fn),
+        "settings": to_mapping(settings),
+        "eps": training["eps"],
+        "seed": seed,
+        "data_sha256": file_sha256(data),
     }
     torch.manual_seed(seed)
     model = build_arch(arch, **arch_kwargs)
     log.info("training %s/%s/%s seed %d on %s: %s", ds.name, arch, method, seed, device, settings)
     tic = time.perf_counter()
     history = train(
-        model, method_fn, x, y, experiment["eps"], settings, seed=seed, checkpoint=checkpoint
+        model,
+        method_fn,
+        ds.split("train", device, crop=False),
+        training["eps"],
+        settings,
+        seed=seed,
+        checkpoint=checkpoint,
+        fingerprint=run_fingerprint(run),
     )
     metadata = {
         "dataset": ds.name,
         "arch": arch,
         "method": method,
         "seed": seed,
-        "eps": experiment["eps"],
-        "method_resolved": describe(method_fn),
-        "experiment": experiment,
+        "eps": training["eps"],
+        "method_resolved": run["method"],
+        "training": run["settings"],
+        "data_sha256": run["data_sha256"],
         "history": history,
         "provenance": provenance(device),
         "timings": {"train_seconds": time.perf_counter() - tic},
@@ -125,7 +154,10 @@ def evaluate_model(
     device = default_device()
     ds = datasets.read_prepared(data)
     model = load_model(model_path, device)
-    splits = {split: ds.tensors(split, device) for split in ("train", "test")}
+    splits = {}
+    for name in ("train", "test"):
+        split = ds.split(name, device)
+        splits[name] = (split.images(slice(None)), split.y)
     tic = time.perf_counter()
     metrics, examples = evaluate(model, splits, experiment["eps"], experiment["evaluation"])
     meta = model.lolip_metadata
@@ -136,7 +168,7 @@ def evaluate_model(
         seed=meta["seed"],
         eps=experiment["eps"],
         method_resolved=meta["method_resolved"],
-        experiment=experiment,
+        evaluation=experiment,
         provenance=provenance(device),
     )
     metrics["seconds"].update(

@@ -2,7 +2,21 @@
 import os
 import re
 
+from lolip import snakemake_hooks
 from lolip.config import ConfigError, check, find
+
+# Jobs import lolip from this checkout, whatever environment they run in (the conda env of
+# envs/lolip.yaml holds lolip's dependencies, not lolip).
+snakemake_hooks.put_on_pythonpath(workflow.basedir)
+
+
+onstart:
+    snakemake_hooks.on_start(workflow)
+
+
+onsuccess:
+    snakemake_hooks.on_success()
+
 
 try:
     EXPERIMENTS = check(config)
@@ -37,16 +51,22 @@ def exp_paths(pattern):
 
 
 def get_experiment(wildcards):
-    """The resolved experiment behind a model or metrics path, as plain params."""
-    e = find(
+    return find(
         config, wildcards.dataset, wildcards.arch, wildcards.method, wildcards.seed
     )
-    return {
-        "eps": e.eps,
-        "method_spec": e.method_spec,
-        "training": e.training,
-        "evaluation": e.evaluation,
-    }
+
+
+def get_training(wildcards):
+    """What a model's weights depend on, as plain params: a change of anything else (the
+    evaluation, a table) retrains nothing."""
+    e = get_experiment(wildcards)
+    return {"eps": e.eps, "method_spec": e.method_spec, "settings": e.training}
+
+
+def get_evaluation(wildcards):
+    """What a model's evaluation depends on besides the model and the data."""
+    e = get_experiment(wildcards)
+    return {"eps": e.eps, "evaluation": e.evaluation}
 
 
 def get_download(wildcards):
@@ -95,7 +115,7 @@ def get_separation_outputs():
 
 
 def get_model_outputs():
-    return exp_paths(f"results/models/{EXP}/model.pt")
+    return exp_paths(f"results/models/{EXP}/model.safetensors")
 
 
 def get_metrics_outputs():

@@ -3,7 +3,7 @@
 
 rule evaluate_model:
     input:
-        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
+        model="results/models/{dataset}/{arch}/{method}/seed{seed}/model.safetensors",
         data="results/datasets/{dataset}.h5",
     output:
         metrics="results/eval/{dataset}/{arch}/{method}/seed{seed}/metrics.json",
@@ -22,6 +22,6 @@ rule evaluate_model:
         gpu_model=gpu_model_of("evaluate"),
         slurm_partition=slurm_partition_of("evaluate"),
     params:
-        experiment=get_experiment,
+        evaluation=get_evaluation,
     script:
         "../workflow_scripts/evaluate_model.py"

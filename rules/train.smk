@@ -5,7 +5,7 @@ rule train_model:
     input:
         "results/datasets/{dataset}.h5",
     output:
-        "results/models/{dataset}/{arch}/{method}/seed{seed}/model.pt",
+        "results/models/{dataset}/{arch}/{method}/seed{seed}/model.safetensors",
     log:
         "logs/train_model/{dataset}/{arch}/{method}/seed{seed}.log",
     benchmark:
@@ -20,8 +20,8 @@ rule train_model:
         gpu_model=gpu_model_of("train"),
         slurm_partition=slurm_partition_of("train"),
     params:
-        experiment=get_experiment,
+        training=get_training,
         # Not an output: Snakemake must not delete it when a killed job is rerun.
-        checkpoint="results/checkpoints/{dataset}/{arch}/{method}/seed{seed}/ckpt.pt",
+        checkpoint=lambda wildcards, output: f"{output[0]}.partial/ckpt.pt",
     script:
         "../workflow_scripts/train_model.py"

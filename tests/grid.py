@@ -15,7 +15,8 @@ from typing import Any
 
 import torch
 
-from lolip.checkpoint import load_checkpoint
+from lolip.model_file import load_model
+from lolip.training.checkpoint import load_checkpoint
 from tests.workflow import copy_workflow, edit_config, snakemake_command
 
 METHODS = ("natural", "trades1")
@@ -40,7 +41,7 @@ def small_grid(dest: Path) -> Path:
 
 
 def model(wf: Path, method: str = KILLED) -> Path:
-    return wf / "results/models" / EXP.format(method=method) / "model.pt"
+    return wf / "results/models" / EXP.format(method=method) / "model.safetensors"
 
 
 def metrics(wf: Path, method: str) -> Path:
@@ -48,7 +49,7 @@ def metrics(wf: Path, method: str) -> Path:
 
 
 def checkpoint(wf: Path, method: str = KILLED) -> Path:
-    return wf / "results/checkpoints" / EXP.format(method=method) / "ckpt.pt"
+    return model(wf, method).with_name("model.safetensors.partial") / "ckpt.pt"
 
 
 def train_log(wf: Path, method: str = KILLED) -> str:
@@ -63,12 +64,12 @@ def results_of(metrics_path: Path) -> dict[str, Any]:
 
 def assert_same_model(a: Path, b: Path) -> None:
     """Bitwise-equal weights and per-epoch losses."""
-    sa = torch.load(a, weights_only=False)
-    sb = torch.load(b, weights_only=False)
-    assert sa["state_dict"].keys() == sb["state_dict"].keys()
-    for key, value in sa["state_dict"].items():
-        assert torch.equal(value, sb["state_dict"][key]), f"{a} vs {b}: weights {key} differ"
-    losses = [[h["loss"] for h in s["metadata"]["history"]] for s in (sa, sb)]
+    ma, mb = load_model(a), load_model(b)
+    sa, sb = ma.state_dict(), mb.state_dict()
+    assert sa.keys() == sb.keys()
+    for key, value in sa.items():
+        assert torch.equal(value, sb[key]), f"{a} vs {b}: weights {key} differ"
+    losses = [[h["loss"] for h in m.lolip_metadata["history"]] for m in (ma, mb)]
     assert losses[0] == losses[1], f"{a} vs {b}: per-epoch losses differ"
 
 

@@ -60,7 +60,7 @@ def test_unparseable_original_string_names_the_bad_part():
 def test_missing_training_settings_are_named():
     config = _paper()
     config["experiments"] = [{"dataset": "mnist", "models": ["advce-tor-CNN001"]}]
-    with pytest.raises(ConfigError, match="missing training setting.*batch_size, epochs, lr"):
+    with pytest.raises(ConfigError, match="missing keys epochs, batch_size, lr"):
         expand(config)
 
 
@@ -97,5 +97,5 @@ def test_workflow_runs_an_experiment_named_the_original_way(tmp_path):
             or c["datasets"].update(mnist={"source": "mnist", "eps": 0.1})
         ),
     )
-    out = snakemake(wf, "-n", "results/models/mnist/CNN001/trades6/seed0/model.pt").stdout
+    out = snakemake(wf, "-n", "results/models/mnist/CNN001/trades6/seed0/model.safetensors").stdout
     assert job_counts(out)["train_model"] == 1

@@ -9,7 +9,12 @@ import numpy as np
 import pytest
 
 from lolip import datasets
-from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_prepared
+from lolip.datasets.prepared import Dataset, DatasetError, Split, read_prepared, write_prepared
+
+
+def _floats(split: Split):
+    """The whole split as float images in [0, 1] and its labels."""
+    return split.images(slice(None)), split.y
 
 
 def test_digits_split_is_stratified_disjoint_and_recorded(digits):
@@ -31,7 +36,7 @@ def test_prepared_file_round_trips_exactly(tmp_path, digits):
         np.testing.assert_array_equal(getattr(back, key), getattr(digits, key))
     np.testing.assert_array_equal(back.extras["index_test"], digits.extras["index_test"])
     assert back.classes == digits.classes and back.provenance == digits.provenance
-    x, y = back.tensors("test")
+    x, y = _floats(back.split("test"))
     assert x.dtype.is_floating_point and float(x.max()) == 1.0 and float(x.min()) == 0.0
     assert x.shape == (len(digits.y_test), 1, 8, 8)
 
@@ -48,7 +53,7 @@ def test_centre_crop_for_larger_stored_images():
     ds = Dataset(
         "d", x, np.zeros(2, np.int64), x, np.zeros(2, np.int64), 255.0, ["a"], "npz", input_size=4
     )
-    xt, _ = ds.tensors("train")
+    xt, _ = _floats(ds.split("train"))
     np.testing.assert_array_equal((xt * 255).round().byte().numpy(), x[:, :, 1:5, 1:5])
 
 
@@ -114,7 +119,7 @@ def test_npz_float_images_kept_in_unit_range(tmp_path):
     np.savez(path, x_train=x, y_train=np.arange(10) % 2, x_test=x, y_test=np.arange(10) % 2)
     ds = datasets.load("f", {"source": "npz", "path": str(path)})
     assert ds.pixel_max == 1.0 and ds.x_train.dtype == np.float32
-    np.testing.assert_allclose(ds.tensors("train")[0].numpy(), x, rtol=1e-6)
+    np.testing.assert_allclose(_floats(ds.split("train"))[0].numpy(), x, rtol=1e-6)
 
 
 @pytest.mark.parametrize(

@@ -154,5 +154,5 @@ def test_prepared_file_round_trips(archive, tmp_path: Path) -> None:
     ds = read_prepared(out)
     assert ds.source == "cifar10" and ds.classes == CLASSES
     np.testing.assert_array_equal(ds.x_test.reshape(PER_BATCH, -1), batches["test_batch"]["data"])
-    x, y = ds.tensors("test")
+    x = ds.split("test").images(slice(None))
     assert x.shape == (PER_BATCH, 3, 32, 32) and float(x.max()) <= 1.0

@@ -178,7 +178,7 @@ def test_images_equal_torchvision_resize_then_center_crop(tree: Path, reference:
     evaluated = transforms.Compose([transforms.Resize(72), transforms.CenterCrop(64)])
     ds = read_prepared(reference)
     assert ds.x_test.shape[1:] == (3, 72, 72) and ds.x_test.dtype == np.uint8
-    x64, _ = ds.tensors("test")
+    x64 = ds.split("test").images(slice(None))
     assert ds.input_size == 64 and x64.shape == (len(ds.x_test), 3, 64, 64)
     for i, path in enumerate(strings(ds.extras["path_test"])):
         with Image.open(tree / path) as img:

@@ -144,5 +144,5 @@ def test_prepared_file_round_trips(svhn_dir, tmp_path: Path) -> None:
     ds = read_prepared(out)
     assert ds.source == "svhn"
     np.testing.assert_array_equal(ds.x_train, written["train"]["X"].transpose(3, 2, 0, 1))
-    x, _ = ds.tensors("train")
+    x = ds.split("train").images(slice(None))
     assert x.shape == (SIZES["n_train"], 3, 32, 32)

@@ -377,7 +377,7 @@ def test_config_only_variant_builds_with_its_hyperparameters() -> None:
 
 
 def test_unknown_hyperparameter_is_rejected() -> None:
-    with pytest.raises(ValueError, match="TRADES has no hyperparameter lam"):
+    with pytest.raises(ValueError, match=r"method \(TRADES\): unknown key .lam."):
         build_method({"loss": "trades", "lam": 2})
 
 

@@ -8,7 +8,7 @@ import yaml
 from lolip.archs import ARCHS
 from lolip.methods import build_method, describe
 from lolip.naming import OriginalNameError, parse_original
-from lolip.train import TrainSettings
+from lolip.training.settings import TrainSettings
 from tests.workflow import ROOT
 
 CONFIG = ROOT / "config" / "config.yaml"

@@ -63,9 +63,10 @@ def test_separation_json_has_exact_minimum(run):
 def test_every_model_loads_in_eval_mode_and_predicts(run):
     from lolip.datasets import read_prepared
 
-    x, y = read_prepared(run / "results/datasets/digits.h5").tensors("test")
+    test = read_prepared(run / "results/datasets/digits.h5").split("test")
+    x, y = test.images(slice(None)), test.y
     for method in METHODS:
-        model = lolip.load_model(run / f"results/models/digits/DigitsCNN/{method}/seed0/model.pt")
+        model = lolip.load_model(run / f"results/models/digits/DigitsCNN/{method}/seed0/model.safetensors")
         assert not model.training
         with torch.no_grad():
             acc = (model(x).argmax(1) == y).float().mean().item()

@@ -12,5 +12,5 @@ pipeline.evaluate_model(
     snakemake.input.data,
     snakemake.output.metrics,
     snakemake.output.examples,
-    snakemake.params.experiment,
+    snakemake.params.evaluation,
 )

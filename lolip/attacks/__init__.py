@@ -16,17 +16,18 @@ checks it and fills in the defaults, which are the paper's.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import torch
 from torch import nn
 
+from lolip.perturbation import eval_frozen, linf_box, model_mode
 from lolip.registry import lookup
+
+__all__ = ["eval_frozen", "linf_box", "model_mode"]
 
 ATTACKS: dict[str, str] = {
     "pgd": "lolip.attacks.pgd:pgd",
@@ -49,48 +50,6 @@ class AttackResult:
     x_adv: torch.Tensor
     broken: torch.Tensor
     target_success: torch.Tensor | None = None
-
-
-MODES = ("train", "eval")
-
-
-@contextlib.contextmanager
-def model_mode(model: nn.Module, mode: str) -> Iterator[nn.Module]:
-    """Run the block with ``model`` in ``mode``, then give each submodule its old mode back."""
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-    saved = [(module, module.training) for module in model.modules()]
-    model.train(mode == "train")
-    try:
-        yield model
-    finally:
-        for module, training in saved:
-            module.training = training
-
-
-@contextlib.contextmanager
-def eval_frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Run ``model`` in eval mode with ``requires_grad=False`` parameters, then restore.
-
-    Eval mode because dropout or batch statistics would make the attacked function random
-    and batch-dependent; frozen parameters because attacks need input gradients only, and
-    autograd then keeps no activations for weight gradients.
-    """
-    flags = [(param, param.requires_grad) for param in model.parameters()]
-    for param, _ in flags:
-        param.requires_grad_(False)
-    try:
-        with model_mode(model, "eval"):
-            yield model
-    finally:
-        for param, flag in flags:
-            param.requires_grad_(flag)
-
-
-def linf_box(x: torch.Tensor, eps: float) -> tuple[torch.Tensor, torch.Tensor]:
-    """Lower and upper bounds of ``B_inf(x, eps) ∩ [0, 1]``: the intersection is a box, so
-    one clamp to these bounds projects onto it."""
-    return (x - eps).clamp(min=0), (x + eps).clamp(max=1)
 
 
 def check_norm(norm: str) -> None:

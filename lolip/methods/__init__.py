@@ -1,10 +1,12 @@
 """Training methods of the paper, each a per-example loss.
 
-A method is a callable ``method(model, x, y, eps) -> loss`` returning a tensor of shape
-``(N,)``: the training loop reduces it (sum, as the original code does, or mean) so the
-reduction is explicit in one place. Methods with an inner maximisation have a field
-``attack_mode`` ("train" or "eval"): the model mode during that maximisation, recorded in
-every run's metadata.
+A method is a callable ``method(model, x, y, eps, outer) -> loss`` returning a tensor of
+shape ``(N,)``: the training loop reduces it (sum, as the original code does, or mean) so
+the reduction is explicit in one place. ``outer`` is the context of the outer loss's
+forward passes (bf16 autocast under ``precision: bf16``, else nothing); inner searches and
+regularisers run in fp32. Methods with an inner maximisation have a field ``attack_mode``
+("train" or "eval"): the model mode during that maximisation, recorded in every run's
+metadata. Hyperparameters are bounded fields (:func:`lolip.bounds.setting`).
 
 Config entries name a loss and its hyperparameters, e.g. ``trades6: {loss: trades, beta: 6}``,
 so a new variant is a config line, not code.
@@ -15,11 +17,14 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Any, Protocol
 
+from lolip.bounds import from_mapping
 from lolip.registry import lookup
 
 if TYPE_CHECKING:
     import torch
     from torch import nn
+
+    from lolip.precision import Autocast
 
 LOSSES: dict[str, str] = {
     "natural": "lolip.methods.natural:Natural",
@@ -33,24 +38,22 @@ LOSSES: dict[str, str] = {
 
 class Method(Protocol):
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, outer: Autocast
     ) -> torch.Tensor: ...
 
 
-def build_method(spec: dict[str, Any]) -> Method:
+def method_class(loss: str) -> type:
+    """The dataclass of the loss named ``loss``; unknown names list the known ones."""
+    return lookup("loss", loss, LOSSES)
+
+
+def build_method(spec: dict[str, Any], where: str = "method") -> Method:
     """Build the method ``spec['loss']`` with the remaining keys as hyperparameters."""
     spec = dict(spec)
     if "loss" not in spec:
-        raise ValueError(f"method spec {spec} has no 'loss' key (known: {', '.join(LOSSES)})")
-    cls = lookup("loss", spec.pop("loss"), LOSSES)
-    known = {f.name for f in dataclasses.fields(cls)}
-    unknown = set(spec) - known
-    if unknown:
-        raise ValueError(
-            f"{cls.__name__} has no hyperparameter {', '.join(sorted(unknown))} "
-            f"(known: {', '.join(sorted(known)) or 'none'})"
-        )
-    return cls(**spec)
+        raise ValueError(f"{where}: no 'loss' key (known: {', '.join(LOSSES)})")
+    cls = method_class(spec.pop("loss"))
+    return from_mapping(cls, spec, f"{where} ({cls.__name__})")
 
 
 def describe(method: Method) -> dict[str, Any]:

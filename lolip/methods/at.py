@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import model_mode
-from lolip.methods.inner import check_inner, sign_ascent, uniform_start
+from lolip import perturbation
+from lolip.bounds import check_fields
+from lolip.methods.inner import sign_ascent, uniform_start
+from lolip.perturbation import model_mode
+from lolip.precision import Autocast, full_precision
 
 
 @dataclass
@@ -19,17 +23,18 @@ class AT:
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} CE(f(x'), y_i)``,
 
     found by ``steps`` signed-gradient steps of ``step_size * eps`` from a uniform random
-    point of the ball (paper: 10 steps of eps/5). ``attack_mode`` is the model's mode during
-    that search: "train", as the original code runs it (dropout active, batch statistics,
-    and every search step updating the BatchNorm running averages).
+    point of the ball (paper: 10 steps of eps/5), in fp32. ``attack_mode`` is the model's
+    mode during that search: "train", as the original code runs it (dropout active, batch
+    statistics, and every search step updating the BatchNorm running averages). ``outer``
+    (bf16 autocast under ``precision: bf16``) covers the loss's forward pass only.
     """
 
-    steps: int = 10
-    step_size: float = 0.2
-    attack_mode: str = "train"
+    steps: int = perturbation.steps(10)
+    step_size: float = perturbation.step_size(0.2)
+    attack_mode: str = perturbation.mode("train")
 
     def __post_init__(self) -> None:
-        check_inner(self.attack_mode, self.steps, self.step_size)
+        check_fields(self)
 
     def perturb(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
@@ -38,16 +43,27 @@ class AT:
         return ce_ascent(model, x, y, eps, self.steps, self.step_size, self.attack_mode)
 
     def terms(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> dict[str, torch.Tensor]:
         """Per-example ``adv_ce = CE(f(x'), y)``."""
         x_adv = self.perturb(model, x, y, eps)
-        return {"adv_ce": F.cross_entropy(model(x_adv), y, reduction="none")}
+        with outer():
+            return {"adv_ce": F.cross_entropy(model(x_adv), y, reduction="none")}
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> torch.Tensor:
-        return self.terms(model, x, y, eps)["adv_ce"]
+        return self.terms(model, x, y, eps, outer)["adv_ce"]
 
 
 def ce_ascent(
@@ -60,7 +76,7 @@ def ce_ascent(
     mode: str,
 ) -> torch.Tensor:
     """PGD on ``CE(f(x'), y)`` from a uniform random start, the model in ``mode`` (AT, RST)."""
-    with model_mode(model, mode):
+    with model_mode(model, mode), full_precision(x.device):
         return sign_ascent(
             lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none"),
             x,

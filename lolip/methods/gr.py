@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import check_nonnegative
+from lolip.bounds import check_fields, setting
 from lolip.methods.inner import rewind_rng
+from lolip.precision import Autocast, full_precision
 
 
 @dataclass
@@ -37,20 +39,20 @@ class GR:
     Both evaluations use the same dropout masks (the RNG is rewound before the second),
     so the quotient differentiates one function rather than two random draws of it.
     ``x + h d`` is not clipped to [0, 1]: it is a derivative probe, not an input to defend.
+    The whole loss runs in fp32 under any ``outer`` precision: the penalty is a difference
+    quotient of two nearby losses, and its CE(x) is the loss's CE term.
     """
 
-    beta: float = 1.0
-    h: float = 1.0
-    detach_direction: bool = True
+    beta: float = setting(
+        1.0, type="number", minimum=0, description="weight of the gradient penalty"
+    )
+    h: float = setting(1.0, type="number", above=0, description="finite-difference step")
+    detach_direction: bool = setting(
+        True, type="boolean", description="treat d as a constant of the step"
+    )
 
     def __post_init__(self) -> None:
-        check_nonnegative("beta", self.beta)
-        if isinstance(self.h, bool) or not isinstance(self.h, int | float) or not self.h > 0:
-            raise ValueError(f"h must be a number > 0, got {self.h!r}")
-        if not isinstance(self.detach_direction, bool):
-            raise ValueError(
-                f"detach_direction must be true or false, got {self.detach_direction!r}"
-            )
+        check_fields(self)
 
     def terms(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
@@ -58,7 +60,8 @@ class GR:
         """Per-example ``ce = CE(x)`` and ``penalty = ((CE(x + h d) - CE(x)) / h)^2``."""
         x = x.detach().requires_grad_(True)
         rewind = rewind_rng(x.device)
-        with torch.enable_grad():  # d is an input gradient, even when called under no_grad
+        # d is an input gradient, even when called under no_grad
+        with torch.enable_grad(), full_precision(x.device):
             ce = F.cross_entropy(model(x), y, reduction="none")
             (grad,) = torch.autograd.grad(
                 ce.sum(), x, retain_graph=True, create_graph=not self.detach_direction
@@ -70,7 +73,12 @@ class GR:
         return {"ce": ce, "penalty": ((ce_h - ce) / self.h) ** 2}
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> torch.Tensor:
         terms = self.terms(model, x, y, eps)
         return terms["ce"] + self.beta * terms["penalty"]

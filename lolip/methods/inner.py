@@ -7,9 +7,10 @@ signed-gradient ascent from a start point ``x'_0`` chosen by the method::
 
 Gradients are taken with respect to the input only (``torch.autograd.grad``), so the
 maximisation leaves the weights' ``.grad`` untouched; the model runs in the mode the method
-asks for ("train" or "eval", through :func:`lolip.attacks.model_mode`), and every
+asks for ("train" or "eval", through :func:`lolip.perturbation.model_mode`), and every
 submodule's own mode is restored afterwards. ``P`` is one clamp to
-:func:`lolip.attacks.linf_box`, computed once per ascent.
+:func:`lolip.perturbation.linf_box`, computed once per ascent. The search runs in fp32
+(:func:`lolip.precision.full_precision`), whatever the training loss's precision.
 Random starts draw from torch's global RNG, which the training loop seeds.
 
 Also here, for the methods that difference two forward passes (GR, LLR): :func:`rewind_rng`,
@@ -22,17 +23,10 @@ from collections.abc import Callable
 
 import torch
 
-from lolip.attacks import MODES, check_count, check_nonnegative, linf_box
+from lolip.perturbation import linf_box
+from lolip.precision import full_precision
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
-
-
-def check_inner(attack_mode: str, steps: int, step_size: float) -> None:
-    """Validate a method's inner-maximisation fields, naming the bad value."""
-    if attack_mode not in MODES:
-        raise ValueError(f"attack_mode must be one of {MODES}, got {attack_mode!r}")
-    check_count("steps", steps, 0)
-    check_nonnegative("step_size", step_size)
 
 
 def rewind_rng(device: torch.device) -> Callable[[], None]:
@@ -73,7 +67,7 @@ def sign_ascent(
     alpha: float,
 ) -> torch.Tensor:
     """``steps`` projected signed-gradient steps of size ``alpha`` ascending
-    ``sum_i objective(x')_i`` from ``start``; returns the last iterate, detached.
+    ``sum_i objective(x')_i`` from ``start``, in fp32; returns the last iterate, detached.
 
     The examples' objectives are summed so one backward pass yields every example's input
     gradient; they are independent as long as the model treats examples independently.
@@ -82,7 +76,7 @@ def sign_ascent(
     x_adv = start.detach()
     for _ in range(steps):
         x_adv.requires_grad_(True)
-        with torch.enable_grad():
+        with torch.enable_grad(), full_precision(x.device):
             value = objective(x_adv).sum()
         (grad,) = torch.autograd.grad(value, x_adv)
         x_adv = torch.clamp(x_adv.detach() + alpha * grad.sign(), min=lower, max=upper)

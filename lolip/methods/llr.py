@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import check_nonnegative, model_mode
-from lolip.methods.inner import (
-    check_inner,
-    normal_start,
-    rewind_rng,
-    sign_ascent,
-)
+from lolip import perturbation
+from lolip.bounds import check_fields, setting
+from lolip.methods.inner import normal_start, rewind_rng, sign_ascent
+from lolip.perturbation import model_mode
+from lolip.precision import Autocast, full_precision
 
 
 def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
@@ -41,7 +40,9 @@ def local_linearity(
     x = x.detach().requires_grad_(True)
     delta = delta.detach()
     rewind = rewind_rng(x.device)
-    with torch.enable_grad():  # the terms are input gradients, even when called under no_grad
+    # The terms are input gradients, even when called under no_grad; fp32, since the gap is
+    # second order in delta and bf16 rounding is larger than it at small eps.
+    with torch.enable_grad(), full_precision(x.device):
         ce = F.cross_entropy(model(x), y, reduction="none")
         (grad,) = torch.autograd.grad(ce.sum(), x, create_graph=True)
         rewind()
@@ -69,25 +70,27 @@ class LLR:
     original. The loss is then differentiated in the weights through every term, the input
     gradient included (double backpropagation): the original zeroes that gradient before
     using it, so its regulariser terms vanish.
+
+    All of it runs in fp32, under any ``outer`` precision: the regulariser is second order
+    in delta (below bf16's rounding at eps 0.031 and 0.005), and the loss's CE term shares
+    its forward pass with the regulariser's ``CE(x)`` and ``grad_x CE(x)``.
     """
 
-    lam: float = 4.0
-    mu: float = 3.0
-    steps: int = 2
-    step_size: float = 0.5
-    attack_mode: str = "eval"
+    lam: float = setting(4.0, type="number", minimum=0, description="weight of g(delta*)")
+    mu: float = setting(3.0, type="number", minimum=0, description="weight of |delta* . grad|")
+    steps: int = perturbation.steps(2)
+    step_size: float = perturbation.step_size(0.5)
+    attack_mode: str = perturbation.mode("eval")
 
     def __post_init__(self) -> None:
-        check_nonnegative("lam", self.lam)
-        check_nonnegative("mu", self.mu)
-        check_inner(self.attack_mode, self.steps, self.step_size)
+        check_fields(self)
 
     def perturb(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
     ) -> torch.Tensor:
         """``x + delta*``, detached."""
         x = x.detach()
-        with model_mode(model, self.attack_mode):
+        with model_mode(model, self.attack_mode), full_precision(x.device):
             x0 = x.clone().requires_grad_(True)
             with torch.enable_grad():
                 ce0 = F.cross_entropy(model(x0), y, reduction="none")
@@ -116,7 +119,12 @@ class LLR:
         return {"ce": parts["ce"], "gamma": parts["gap"], "tangent": parts["tangent"]}
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> torch.Tensor:
         terms = self.terms(model, x, y, eps)
         return terms["ce"] + self.lam * terms["gamma"] + self.mu * terms["tangent"]

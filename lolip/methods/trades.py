@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import check_nonnegative, model_mode
-from lolip.methods.inner import check_inner, normal_start, sign_ascent
+from lolip import perturbation
+from lolip.bounds import check_fields, setting
+from lolip.methods.inner import normal_start, sign_ascent
+from lolip.perturbation import model_mode
+from lolip.precision import Autocast, full_precision
 
 
 def kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
@@ -26,27 +30,27 @@ class TRADES:
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} KL(f(x_i) || f(x'))``,
 
     f(.) the softmax of the logits. The search starts at ``x + 0.001 * N(0, 1)`` and takes
-    ``steps`` signed steps of ``step_size * eps`` (paper: 10 of 2 eps/10), with the model in
-    ``attack_mode``: "eval", as TRADES and the original run it. ``f(x_i)`` is held fixed
-    during the search; in the loss, gradients flow through both ``f(x_i)`` and ``f(x'_i)``,
-    and one forward pass of ``x`` serves both the CE and the KL term. The paper's variants
-    are beta 1, 3 and 6 (the original's ``stradesce``, ``strades3ce``, ``strades6ce``).
+    ``steps`` signed steps of ``step_size * eps`` (paper: 10 of 2 eps/10) in fp32, with the
+    model in ``attack_mode``: "eval", as TRADES and the original run it. ``f(x_i)`` is held
+    fixed during the search; in the loss, gradients flow through both ``f(x_i)`` and
+    ``f(x'_i)``, and one forward pass of ``x`` serves both the CE and the KL term (``outer``
+    covers these two passes). The paper's variants are beta 1, 3 and 6 (the original's
+    ``stradesce``, ``strades3ce``, ``strades6ce``).
     """
 
-    beta: float = 6.0
-    steps: int = 10
-    step_size: float = 0.2
-    attack_mode: str = "eval"
+    beta: float = setting(6.0, type="number", minimum=0, description="weight of the KL term")
+    steps: int = perturbation.steps(10)
+    step_size: float = perturbation.step_size(0.2)
+    attack_mode: str = perturbation.mode("eval")
 
     def __post_init__(self) -> None:
-        check_nonnegative("beta", self.beta)
-        check_inner(self.attack_mode, self.steps, self.step_size)
+        check_fields(self)
 
     def perturb(
         self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
     ) -> torch.Tensor:
         """The adversarial inputs ``x'``, detached (``y`` is unused: the search is label-free)."""
-        with model_mode(model, self.attack_mode):
+        with model_mode(model, self.attack_mode), full_precision(x.device):
             with torch.no_grad():
                 clean = model(x)
             return sign_ascent(
@@ -59,18 +63,29 @@ class TRADES:
             )
 
     def terms(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> dict[str, torch.Tensor]:
         """Per-example ``ce = CE(f(x), y)`` and ``kl = KL(f(x) || f(x'))``."""
         x_adv = self.perturb(model, x, y, eps)
-        logits = model(x)
-        return {
-            "ce": F.cross_entropy(logits, y, reduction="none"),
-            "kl": kl(logits, model(x_adv)),
-        }
+        with outer():
+            logits = model(x)
+            return {
+                "ce": F.cross_entropy(logits, y, reduction="none"),
+                "kl": kl(logits, model(x_adv)),
+            }
 
     def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        outer: Autocast = contextlib.nullcontext,
     ) -> torch.Tensor:
-        terms = self.terms(model, x, y, eps)
+        terms = self.terms(model, x, y, eps, outer)
         return terms["ce"] + self.beta * terms["kl"]
