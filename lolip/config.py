@@ -28,6 +28,7 @@ from typing import Any
 
 from lolip import datasets
 from lolip.archs import ARCHS
+from lolip.evaluation.settings import EvaluationSettings
 from lolip.methods import LOSSES
 from lolip.naming import parse_original
 from lolip.training.settings import TrainSettings
@@ -135,9 +136,10 @@ def _resolve(
     training = merge(training, group.get("training_by_method", {}).get(method, {}))
     evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
     try:
-        TrainSettings.from_dict(training)
-    except (ValueError, TypeError) as err:
-        raise ConfigError(f"{where}: {err}") from err
+        TrainSettings.from_dict(training, "training")
+        EvaluationSettings.from_dict(evaluation, "evaluation")
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
     return Experiment(
         name, arch, method, int(seed), float(dataset["eps"]), spec, training, evaluation
     )

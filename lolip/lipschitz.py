@@ -10,7 +10,7 @@ estimated from below by signed gradient *ascent* on the ratio::
     x'_{k+1} = P(x'_k + step_size * sign(grad_{x'} ratio(x'_k)))
 
 with P the projection onto B_inf(x, eps) and [0, 1], keeping the largest ratio over all
-iterates and restarts. The table's number is the mean of L(x) over a split.
+iterates and restarts. The table's number is the mean of L(x) over a split. Runs in fp32.
 
 Paper protocol: 10 steps of 0.003 from x + 0.001 * N(0, I), one start. The original code
 stepped *down* the ratio (a sign error) and reported the last iterate; ``ascend=False``
@@ -22,14 +22,10 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from lolip.attacks import check_count, check_nonnegative, eval_frozen, linf_box
-
-
-def check_settings(*, steps: int, step_size: float, restarts: int, init_std: float) -> None:
-    check_count("steps", steps, 0)
-    check_nonnegative("step_size", step_size)
-    check_count("restarts", restarts, 1)
-    check_nonnegative("init_std", init_std)
+from lolip.evaluation.settings import LipschitzSettings
+from lolip.noise import ExampleNoise, noise_for
+from lolip.perturbation import eval_frozen, linf_box
+from lolip.precision import full_precision
 
 
 def lipschitz_ratio(
@@ -45,41 +41,40 @@ def local_lipschitz(
     model: nn.Module,
     x: torch.Tensor,
     eps: float,
+    settings: LipschitzSettings | None = None,
     *,
-    steps: int = 10,
-    step_size: float = 0.003,
-    restarts: int = 1,
-    init_std: float = 0.001,
-    generator: torch.Generator | None = None,
+    noise: ExampleNoise | None = None,
     ascend: bool = True,
     clean_logits: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Per-point lower bounds of the local Lipschitz constant, shape (N,).
 
-    ``step_size`` is absolute (not in units of eps). Restarts run stacked along the batch
-    dimension; ``generator`` (on ``x``'s device) draws the starting noise. A caller that
-    already has the eval-mode logits ``f(x)`` passes them as ``clean_logits``.
+    Restarts run stacked along the batch dimension; ``noise`` draws each example's
+    starting noise (:mod:`lolip.noise`; default: seed 0). A caller that already has the
+    eval-mode logits ``f(x)`` passes them as ``clean_logits``.
     """
-    check_settings(steps=steps, step_size=step_size, restarts=restarts, init_std=init_std)
+    s = settings or LipschitzSettings()
     n = x.shape[0]
-    x_rep = x.repeat(restarts, *(1,) * (x.dim() - 1))
+    noise = noise or noise_for(0, "", 0, n)
+    x_rep = x.repeat(s.restarts, *(1,) * (x.dim() - 1))
     lower, upper = linf_box(x_rep, eps)
     direction = 1.0 if ascend else -1.0
-    with eval_frozen(model):
+    with eval_frozen(model), full_precision(x.device):
         if clean_logits is None:
             with torch.no_grad():
                 clean_logits = model(x)
-        fx = clean_logits.detach().repeat(restarts, 1)
-        noise = torch.randn(x_rep.shape, generator=generator, device=x.device, dtype=x.dtype)
-        xp = (x_rep + init_std * noise).clamp_(min=lower, max=upper)
-        best = torch.zeros(restarts * n, device=x.device, dtype=fx.dtype)
-        for _ in range(steps):
+        fx = clean_logits.detach().repeat(s.restarts, 1)
+        start = noise.normal((s.restarts, *x.shape[1:]), "start", x)
+        start = start.transpose(0, 1).reshape(x_rep.shape)  # row r * n + i
+        xp = (x_rep + s.init_std * start).clamp_(min=lower, max=upper)
+        best = torch.zeros(s.restarts * n, device=x.device, dtype=fx.dtype)
+        for _ in range(s.steps):
             xp.requires_grad_(True)
             ratio = lipschitz_ratio(fx, model(xp), x_rep, xp)
             (grad,) = torch.autograd.grad(ratio.sum(), xp)
             xp = xp.detach()
             best = torch.maximum(best, ratio.detach())
-            xp.add_(grad.sign_(), alpha=direction * step_size).clamp_(min=lower, max=upper)
+            xp.add_(grad.sign_(), alpha=direction * s.step_size).clamp_(min=lower, max=upper)
         with torch.no_grad():
             best = torch.maximum(best, lipschitz_ratio(fx, model(xp), x_rep, xp))
-    return best.view(restarts, n).amax(0)
+    return best.view(s.restarts, n).amax(0)

@@ -1,53 +1,21 @@
 """What every search over the eps-ball shares: the ball, the model's mode, the step settings.
 
 Training methods (their inner maximisation), evaluation attacks and the Lipschitz estimate
-all search ``B_p(x, eps) ∩ [0, 1]`` by projected gradient steps. Here are the helpers they
-have in common: the l_inf box (:func:`linf_box`), running a model in a given mode and
-restoring every submodule's own mode (:func:`model_mode`, :func:`eval_frozen`), and the
-settings of a search (:func:`steps`, :func:`step_size`, :func:`mode`), each bound defined
-once.
+all search ``B_p(x, eps) ∩ [0, 1]`` by projected gradient steps. Here are the tensor helpers
+they have in common: the l_inf box (:func:`linf_box`), and running a model in a given mode
+and restoring every submodule's own mode (:func:`model_mode`, :func:`eval_frozen`). The
+settings of a search (steps, step size, mode, norm, restarts) are :mod:`lolip.search`.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Any
 
 import torch
 from torch import nn
 
-from lolip.bounds import setting
-
-MODES = ("train", "eval")
-NORMS = ("linf", "l2")
-
-
-def steps(default: int) -> Any:
-    """A search's number of steps (0: only the start point)."""
-    return setting(default, type="integer", minimum=0, description="steps (0: the start only)")
-
-
-def step_size(default: float, unit: str = "eps") -> Any:
-    """A search's step size, in units of ``unit``."""
-    return setting(default, type="number", minimum=0, description=f"step size in units of {unit}")
-
-
-def mode(default: str) -> Any:
-    """The model's mode during a search."""
-    return setting(
-        default, type="string", choices=MODES, description="model mode during the search"
-    )
-
-
-def norm(default: str = "linf") -> Any:
-    """The norm of the ball."""
-    return setting(default, type="string", choices=NORMS, description="the ball's norm")
-
-
-def restarts(default: int = 1) -> Any:
-    """Independent random starts; the strongest counts."""
-    return setting(default, type="integer", minimum=1, description="random starts")
+from lolip.search import MODES
 
 
 @contextlib.contextmanager

@@ -7,61 +7,24 @@ interrupted job leaves nothing under ``results/`` that looks complete.
 from __future__ import annotations
 
 import logging
-import os
-import platform
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import torch
 
-import lolip
 from lolip import datasets, tables
 from lolip.archs import build_arch
 from lolip.bounds import to_mapping
 from lolip.datasets.prepared import center_crop
-from lolip.io import atomic_path, file_sha256, read_json, write_json
+from lolip.devices import default_device
+from lolip.io import file_sha256, read_json, write_json
 from lolip.methods import build_method, describe
-from lolip.model_file import load_model, save_model
+from lolip.model_file import save_model
 from lolip.precision import set_tf32
-from lolip.precision import state as precision_state
+from lolip.provenance import provenance
 
 log = logging.getLogger("lolip")
-
-
-def default_device() -> torch.device:
-    """``$LOLIP_DEVICE`` if set, else CUDA when available, else the CPU."""
-    name = os.environ.get("LOLIP_DEVICE") or ("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
-
-
-def git_commit() -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=Path(__file__).parent,
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-    except (OSError, subprocess.CalledProcessError):
-        return None
-    return out.stdout.strip()
-
-
-def provenance(device: torch.device) -> dict[str, Any]:
-    """Versions and machine facts recorded in every model and metrics file."""
-    return {
-        "lolip_version": lolip.__version__,
-        "git_commit": git_commit(),
-        "torch_version": torch.__version__,
-        "python_version": platform.python_version(),
-        "device": str(device),
-        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else None,
-        "threads": torch.get_num_threads(),
-        "numerics": precision_state(),
-    }
 
 
 def download_dataset(name: str, spec: dict[str, Any], out: str, resources: str) -> None:
@@ -143,40 +106,6 @@ def train_model(
         "timings": {"train_seconds": time.perf_counter() - tic},
     }
     save_model(out, model, arch=arch, arch_kwargs=arch_kwargs, metadata=metadata)
-
-
-def evaluate_model(
-    model_path: str, data: str, metrics_out: str, examples_out: str, experiment: dict[str, Any]
-) -> None:
-    """Clean, adversarial and Lipschitz evaluation of one model; metrics JSON + per-example CSV."""
-    from lolip.evaluate import evaluate
-
-    device = default_device()
-    ds = datasets.read_prepared(data)
-    model = load_model(model_path, device)
-    splits = {}
-    for name in ("train", "test"):
-        split = ds.split(name, device)
-        splits[name] = (split.images(slice(None)), split.y)
-    tic = time.perf_counter()
-    metrics, examples = evaluate(model, splits, experiment["eps"], experiment["evaluation"])
-    meta = model.lolip_metadata
-    metrics.update(
-        dataset=meta["dataset"],
-        arch=meta["arch"],
-        method=meta["method"],
-        seed=meta["seed"],
-        eps=experiment["eps"],
-        method_resolved=meta["method_resolved"],
-        evaluation=experiment,
-        provenance=provenance(device),
-    )
-    metrics["seconds"].update(
-        evaluate=time.perf_counter() - tic, training=meta["timings"]["train_seconds"]
-    )
-    with atomic_path(examples_out) as tmp:
-        examples.to_csv(tmp, index=False)
-    write_json(metrics_out, metrics)
 
 
 def compute_separation(

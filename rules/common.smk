@@ -3,7 +3,8 @@ import os
 import re
 
 from lolip import snakemake_hooks
-from lolip.config import ConfigError, check, find
+from lolip.config import ConfigError, check
+from lolip.evaluation.settings import EvaluationSettings
 
 # Jobs import lolip from this checkout, whatever environment they run in (the conda env of
 # envs/lolip.yaml holds lolip's dependencies, not lolip).
@@ -33,11 +34,18 @@ def _choice(names):
     return "|".join(re.escape(n) for n in sorted(names, key=len, reverse=True))
 
 
+BY_KEY = {e.key: e for e in EXPERIMENTS}
+SETTINGS = {e.key: EvaluationSettings.from_dict(e.evaluation) for e in EXPERIMENTS}
+
+
 wildcard_constraints:
     dataset=_choice(config["datasets"]),
     arch=_choice({e.arch for e in EXPERIMENTS} or {"none"}),
     method=_choice(set(config["methods"]) | {e.method for e in EXPERIMENTS}),
     seed=r"\d+",
+    attack=_choice({a for s in SETTINGS.values() for a in s.attacks} or {"none"}),
+    shard=r"\d+",
+    shards=r"\d+",
 
 
 EXP = "{dataset}/{arch}/{method}/seed{seed}"
@@ -50,10 +58,17 @@ def exp_paths(pattern):
     ]
 
 
-def get_experiment(wildcards):
-    return find(
-        config, wildcards.dataset, wildcards.arch, wildcards.method, wildcards.seed
+def _key(wildcards):
+    return (
+        f"{wildcards.dataset}/{wildcards.arch}/{wildcards.method}/seed{wildcards.seed}"
     )
+
+
+def get_experiment(wildcards):
+    key = _key(wildcards)
+    if key not in BY_KEY:
+        raise WorkflowError(f"no experiment {key} in the config")
+    return BY_KEY[key]
 
 
 def get_training(wildcards):
@@ -63,10 +78,64 @@ def get_training(wildcards):
     return {"eps": e.eps, "method_spec": e.method_spec, "settings": e.training}
 
 
-def get_evaluation(wildcards):
-    """What a model's evaluation depends on besides the model and the data."""
-    e = get_experiment(wildcards)
-    return {"eps": e.eps, "evaluation": e.evaluation}
+def get_eps(wildcards):
+    return get_experiment(wildcards).eps
+
+
+def get_evaluation_settings(wildcards):
+    """The experiment's evaluation settings, defaults included (what the gather records)."""
+    return EvaluationSettings.to_dict(SETTINGS[_key(wildcards)])
+
+
+def _part_settings(wildcards, keys, attacks=()):
+    full = get_evaluation_settings(wildcards)
+    out = {k: full[k] for k in keys}
+    if attacks:
+        out["attacks"] = {a: full["attacks"][a] for a in attacks}
+    return out
+
+
+# Each part's params are the settings its output depends on, and no others: a change of
+# the Lipschitz settings reruns only the Lipschitz jobs (and the gathers after them).
+def get_check_settings(wildcards):
+    return _part_settings(wildcards, ["seed", "subsets", "tf32", "checks"], ["pgd"])
+
+
+def get_attack_settings(wildcards):
+    common = ["seed", "subsets", "tf32", "batch_size", "chunk_size"]
+    return _part_settings(wildcards, common, [wildcards.attack])
+
+
+def get_lipschitz_settings(wildcards):
+    common = ["seed", "subsets", "tf32", "batch_size", "chunk_size"]
+    return _part_settings(wildcards, [*common, "lipschitz"])
+
+
+def _shards(wildcards):
+    k = SETTINGS[_key(wildcards)].shards
+    return [f"shard{i}of{k}" for i in range(k)]
+
+
+def get_evaluation_parts(wildcards):
+    """Every part of a model's evaluation: each shard's table and record."""
+    eval_dir = f"results/eval/{_key(wildcards)}"
+    attacks = [
+        f"{eval_dir}/attacks/{a}/{s}"
+        for a in SETTINGS[_key(wildcards)].attacks
+        for s in _shards(wildcards)
+    ]
+    lipschitz = [f"{eval_dir}/lipschitz/{s}" for s in _shards(wildcards)]
+    return {
+        "attack_tables": [f"{p}.csv" for p in attacks],
+        "attack_records": [f"{p}.json" for p in attacks],
+        "lipschitz_tables": [f"{p}.csv" for p in lipschitz],
+        "lipschitz_records": [f"{p}.json" for p in lipschitz],
+    }
+
+
+def get_attack_of_table(wildcards):
+    """The attack of each of get_evaluation_parts' attack tables, in order."""
+    return [a for a in SETTINGS[_key(wildcards)].attacks for _ in _shards(wildcards)]
 
 
 def get_download(wildcards):

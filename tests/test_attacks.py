@@ -1,19 +1,34 @@
-"""Attacks: the ball, eps = 0, the any-iterate rule, targets, and torchattacks as reference."""
+"""Attacks: the ball, eps = 0, the any-iterate rule, targets, per-example random draws,
+torchattacks as PGD's reference, and the official AutoAttack and Square packages."""
 
 from __future__ import annotations
 
 import math
-import sys
 
 import pytest
 import torch
 from torch import nn
 
-from lolip.attacks import AttackResult, build_attack
-from lolip.attacks.autoattack import autoattack
-from lolip.attacks.multitarget import multitarget
-from lolip.attacks.pgd import pgd
+from lolip.attacks import AttackResult, attack_spec, build_attack
+from lolip.attacks.autoattack import AutoAttack
+from lolip.attacks.multitarget import MultiTarget
+from lolip.attacks.pgd import PGD
+from lolip.attacks.square import Square
+from lolip.noise import ExampleNoise, noise_for
 from tests.small import digits_tensors, train_mlp
+
+
+def draws(n: int, seed: int = 0, stream: str = "test") -> ExampleNoise:
+    return noise_for(seed, stream, 0, n)
+
+
+def pgd(model, x, y, eps, seed=0, **settings):
+    return PGD(**settings)(model, x, y, eps, draws(len(y), seed))
+
+
+def multitarget(model, x, y, eps, seed=0, **settings):
+    return MultiTarget(**settings)(model, x, y, eps, draws(len(y), seed))
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -44,8 +59,7 @@ def distances(x: torch.Tensor, x_adv: torch.Tensor, norm: str) -> torch.Tensor:
 @pytest.mark.parametrize("attack", [pgd, multitarget])
 def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits_split, attack, norm, eps):
     x, y = digits_split[2][:100], digits_split[3][:100]
-    gen = torch.Generator().manual_seed(0)
-    result = attack(model, x, y, eps, norm=norm, steps=5, step_size=0.5, restarts=2, generator=gen)
+    result = attack(model, x, y, eps, norm=norm, steps=5, step_size=0.5, restarts=2, seed=0)
     assert distances(x, result.x_adv, norm).max() <= eps * (1 + 1e-5)
     assert result.x_adv.min() >= 0 and result.x_adv.max() <= 1
     # The attack must actually move: far from the clean point, not only inside the ball.
@@ -55,8 +69,7 @@ def test_adversarial_inputs_stay_in_ball_and_unit_box(model, digits_split, attac
 @pytest.mark.parametrize("norm", ["linf", "l2"])
 def test_returned_input_is_misclassified_exactly_when_broken(model, digits_split, norm):
     x, y = digits_split[2], digits_split[3]
-    gen = torch.Generator().manual_seed(1)
-    result = pgd(model, x, y, 0.1 if norm == "linf" else 0.8, norm=norm, restarts=3, generator=gen)
+    result = pgd(model, x, y, 0.1 if norm == "linf" else 0.8, norm=norm, restarts=3, seed=1)
     with torch.no_grad():
         wrong = model(result.x_adv).argmax(1) != y
     assert 0 < result.broken.float().mean() < 1
@@ -66,7 +79,7 @@ def test_returned_input_is_misclassified_exactly_when_broken(model, digits_split
 @pytest.mark.parametrize("attack", [pgd, multitarget])
 def test_eps_zero_breaks_exactly_the_misclassified_points(model, digits_split, attack):
     x, y = digits_split[2], digits_split[3]
-    result = attack(model, x, y, 0.0, generator=torch.Generator().manual_seed(0))
+    result = attack(model, x, y, 0.0, seed=0)
     with torch.no_grad():
         wrong = model(x).argmax(1) != y
     assert wrong.any()
@@ -93,7 +106,7 @@ def test_point_broken_at_intermediate_iterate_stays_broken():
     model = Bump()
     x, y = torch.full((400, 1, 1, 1), 0.3), torch.zeros(400, dtype=torch.long)
     settings = {"steps": 4, "step_size": 2.0}  # step 0.6 = 2 eps
-    result = pgd(model, x, y, 0.3, generator=torch.Generator().manual_seed(0), **settings)
+    result = pgd(model, x, y, 0.3, seed=0, **settings)
     assert result.broken.all()
     with torch.no_grad():
         assert (model(result.x_adv).argmax(1) == 1).all()
@@ -123,7 +136,7 @@ class TwoRoutes(nn.Module):
 
 def test_multitarget_breaks_a_point_if_any_target_succeeds():
     x, y = torch.full((50, 40), 0.5), torch.zeros(50, dtype=torch.long)
-    result = multitarget(TwoRoutes(), x, y, 0.2, generator=torch.Generator().manual_seed(0))
+    result = multitarget(TwoRoutes(), x, y, 0.2, seed=0)
     assert result.broken.all()
     assert result.target_success[:, 2].all()
     assert not result.target_success[:, 0].any()  # the true class is never a target
@@ -132,9 +145,8 @@ def test_multitarget_breaks_a_point_if_any_target_succeeds():
 
 def test_multitarget_at_least_as_strong_as_pgd_with_same_budget(model, digits_split):
     x, y = digits_split[2], digits_split[3]
-    gen = torch.Generator().manual_seed(0)
-    targeted = multitarget(model, x, y, 0.1, generator=gen)
-    untargeted = pgd(model, x, y, 0.1, steps=20, step_size=0.1, generator=gen)
+    targeted = multitarget(model, x, y, 0.1, seed=0)
+    untargeted = pgd(model, x, y, 0.1, steps=20, step_size=0.1, seed=0)
     acc_targeted = 1 - targeted.broken.float().mean().item()
     acc_untargeted = 1 - untargeted.broken.float().mean().item()
     assert acc_targeted <= acc_untargeted + standard_error(acc_untargeted, len(y))
@@ -153,7 +165,7 @@ def test_our_pgd_at_least_as_strong_as_torchattacks(model, digits_split):
         eps,
         steps=steps,
         step_size=alpha / eps,
-        generator=torch.Generator().manual_seed(0),
+        seed=0,
     )
     torch.manual_seed(0)
     reference = torchattacks.PGD(model, eps=eps, alpha=alpha, steps=steps, random_start=True)
@@ -171,9 +183,8 @@ def test_restarts_break_points_no_single_start_breaks(model, digits_split):
     x, y = digits_split[2], digits_split[3]
     settings = {"steps": 10, "step_size": 0.05}
     for seed in (0, 1):
-        gen = torch.Generator().manual_seed(seed)
-        one = pgd(model, x, y, 0.08, restarts=1, generator=gen, **settings)
-        eight = pgd(model, x, y, 0.08, restarts=8, generator=gen, **settings)
+        one = pgd(model, x, y, 0.08, restarts=1, seed=seed, **settings)
+        eight = pgd(model, x, y, 0.08, restarts=8, seed=seed, **settings)
         assert eight.broken.float().mean() >= one.broken.float().mean() + 0.01
 
 
@@ -203,30 +214,54 @@ def test_attack_runs_in_eval_mode_and_restores_the_callers_state(model, digits_s
         model.eval()
 
 
-def test_same_generator_seed_gives_identical_results(model, digits_split):
+def test_same_seed_gives_identical_results(model, digits_split):
     x, y = digits_split[2][:200], digits_split[3][:200]
-    runs = [
-        pgd(model, x, y, 0.1, restarts=2, generator=torch.Generator().manual_seed(3))
-        for _ in range(2)
-    ]
+    runs = [pgd(model, x, y, 0.1, restarts=2, seed=3) for _ in range(2)]
     assert torch.equal(runs[0].x_adv, runs[1].x_adv)
     assert torch.equal(runs[0].broken, runs[1].broken)
 
 
+def test_an_examples_draws_do_not_depend_on_its_batch():
+    like = torch.zeros(1)
+    whole = noise_for(5, "test/pgd", 0, 10).uniform((3, 4), "start", like)
+    part = noise_for(5, "test/pgd", 4, 7).uniform((3, 4), "start", like)
+    picked = (
+        noise_for(5, "test/pgd", 0, 10).select(torch.tensor([6, 2])).uniform((3, 4), "start", like)
+    )
+    assert torch.equal(part, whole[4:7])
+    assert torch.equal(picked, whole[[6, 2]])
+    other = noise_for(5, "train/pgd", 0, 10).uniform((3, 4), "start", like)
+    assert not torch.equal(other, whole)  # streams differ
+    assert not torch.equal(whole[0], whole[1])  # examples differ
+
+
+@pytest.mark.parametrize("attack", [PGD(restarts=2), MultiTarget(steps=5)])
+def test_per_example_results_do_not_depend_on_the_batching(model, digits_split, attack):
+    x, y = digits_split[2][:120], digits_split[3][:120]
+    whole = attack(model, x, y, 0.1, draws(120))
+    pieces = [
+        attack(model, x[a:b], y[a:b], 0.1, noise_for(0, "test", a, b))
+        for a, b in ((0, 7), (7, 50), (50, 120))
+    ]
+    assert torch.equal(torch.cat([p.broken for p in pieces]), whole.broken)
+
+
 def test_build_attack_fills_paper_defaults():
-    assert build_attack({"type": "pgd"}).spec() == {
+    assert attack_spec(build_attack({"type": "pgd"})) == {
         "type": "pgd",
         "norm": "linf",
         "steps": 10,
         "step_size": 0.2,
         "restarts": 1,
     }
-    assert build_attack({"type": "multitarget"}).settings == {
+    assert attack_spec(build_attack({"type": "multitarget"})) == {
+        "type": "multitarget",
         "norm": "linf",
         "steps": 20,
         "step_size": 0.1,
         "restarts": 1,
     }
+    assert attack_spec(build_attack({"type": "autoattack"}))["version"] == "standard"
 
 
 @pytest.mark.parametrize(
@@ -234,13 +269,14 @@ def test_build_attack_fills_paper_defaults():
     [
         ({"steps": 10}, "needs a 'type'"),
         ({"type": "pgd7"}, "unknown attack 'pgd7'"),
-        ({"type": "pgd", "stepz": 3}, "no setting 'stepz'"),
+        ({"type": "pgd", "stepz": 3}, "unknown key 'stepz'"),
         ({"type": "pgd", "steps": -1}, "steps must be an integer >= 0, got -1"),
         ({"type": "pgd", "steps": 2.5}, "steps must be an integer"),
         ({"type": "pgd", "restarts": 0}, "restarts must be an integer >= 1"),
-        ({"type": "pgd", "norm": "l1"}, "unknown norm 'l1'"),
+        ({"type": "pgd", "norm": "l1"}, "norm must be one of 'linf', 'l2', got 'l1'"),
         ({"type": "multitarget", "step_size": -0.1}, "step_size must be a number >= 0"),
-        ({"type": "autoattack", "version": "fast"}, "unknown AutoAttack version 'fast'"),
+        ({"type": "autoattack", "version": "fast"}, "version must be one of"),
+        ({"type": "square", "p_init": 0}, "p_init must be a number <= 1 and > 0"),
     ],
 )
 def test_build_attack_rejects_bad_specs_naming_them(spec, message):
@@ -248,23 +284,43 @@ def test_build_attack_rejects_bad_specs_naming_them(spec, message):
         build_attack(spec)
 
 
-def test_autoattack_column_breaks_at_least_as_many_as_pgd(model, digits_split):
-    pytest.importorskip("torchattacks")
+def test_official_autoattack_breaks_at_least_as_many_as_pgd(model, digits_split):
     # A radius where APGD breaks nearly everything keeps AutoAttack's later, query-hungry
     # stages (Square: 5,000 queries) on few points, so the test stays fast.
-    x, y, eps = digits_split[2][:20], digits_split[3][:20], 0.2
-    gen = torch.Generator().manual_seed(0)
-    result = autoattack(model, x, y, eps, generator=gen)
+    x, y, eps = digits_split[2][:40], digits_split[3][:40], 0.2
+    result = AutoAttack(block_size=16)(model, x, y, eps, draws(40))
     assert isinstance(result, AttackResult)
     assert distances(x, result.x_adv, "linf").max() <= eps + 1e-6
     assert result.x_adv.min() >= 0 and result.x_adv.max() <= 1
     with torch.no_grad():
         assert torch.equal(model(result.x_adv).argmax(1) != y, result.broken)
-    weaker = pgd(model, x, y, eps, generator=gen)
-    assert result.broken.sum() >= weaker.broken.sum()
+    assert result.broken.sum() >= pgd(model, x, y, eps).broken.sum()
+    assert AutoAttack().library()["name"] == "pyautoattack"
 
 
-def test_autoattack_without_torchattacks_says_how_to_fix(model, digits_split, monkeypatch):
-    monkeypatch.setitem(sys.modules, "torchattacks", None)
-    with pytest.raises(ImportError, match="needs the torchattacks package"):
-        autoattack(model, digits_split[2][:5], digits_split[3][:5], 0.1)
+def test_autoattack_blocks_fix_each_points_result(model, digits_split):
+    """Results depend on the block a point falls in, not on the call's other points."""
+    x, y, eps = digits_split[2][:32], digits_split[3][:32], 0.1
+    attack = AutoAttack(block_size=16, n_iter=5, n_queries=50)
+    whole = attack(model, x, y, eps, draws(32))
+    second = attack(model, x[16:], y[16:], eps, noise_for(0, "test", 16, 32))
+    assert torch.equal(whole.broken[16:], second.broken)
+    assert torch.equal(whole.x_adv[16:], second.x_adv)
+
+
+def test_square_breaks_points_without_gradients(digits_split):
+    """A model whose input gradient is zero everywhere stops PGD, not Square."""
+
+    class Rounded(nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return self.inner(torch.round(x * 8) / 8)
+
+    net = Rounded(train_mlp(digits_split[0], digits_split[1], dropout=0.0, epochs=12))
+    x, y = digits_split[2][:100], digits_split[3][:100]
+    square = Square(n_queries=300)(net, x, y, 0.2, draws(100))
+    assert square.broken.float().mean() > pgd(net, x, y, 0.2).broken.float().mean() + 0.2
+    assert distances(x, square.x_adv, "linf").max() <= 0.2 + 1e-6

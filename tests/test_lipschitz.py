@@ -9,8 +9,17 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from lolip.evaluation.settings import LipschitzSettings
 from lolip.lipschitz import lipschitz_ratio, local_lipschitz
+from lolip.noise import noise_for
 from tests.small import digits_tensors
+
+
+def estimate_of(model, x, eps, seed=0, ascend=True, **settings):
+    """The estimate with ``settings`` (paper defaults otherwise), draws seeded by ``seed``."""
+    noise = noise_for(seed, "test/lipschitz", 0, len(x))
+    return local_lipschitz(model, x, eps, LipschitzSettings(**settings), noise=noise, ascend=ascend)
+
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -43,8 +52,7 @@ def test_ratio_matches_its_definition():
 def test_linear_model_estimate_approaches_and_never_exceeds_brute_force(linear):
     layer, true_max = linear
     x = 0.5 + 0.1 * torch.rand(20, 8, generator=torch.Generator().manual_seed(1))
-    gen = torch.Generator().manual_seed(0)
-    estimate = local_lipschitz(layer, x, 0.1, steps=50, step_size=0.01, restarts=8, generator=gen)
+    estimate = estimate_of(layer, x, 0.1, steps=50, step_size=0.01, restarts=8)
     assert estimate.max() <= true_max * (1 + 1e-5)
     # Signed steps saturate every coordinate but can leave the largest one short of a
     # vertex by one step (0.01 of 0.1): within a few percent, never above.
@@ -55,7 +63,7 @@ def test_linear_model_estimate_approaches_and_never_exceeds_brute_force(linear):
 def test_paper_settings_on_linear_model_stay_below_brute_force(linear):
     layer, true_max = linear
     x = 0.5 + 0.1 * torch.rand(50, 8, generator=torch.Generator().manual_seed(2))
-    estimate = local_lipschitz(layer, x, 0.1, generator=torch.Generator().manual_seed(0))
+    estimate = estimate_of(layer, x, 0.1)
     assert estimate.max() <= true_max * (1 + 1e-5)
     assert estimate.mean() >= 0.8 * true_max
 
@@ -88,7 +96,7 @@ def test_estimate_searches_only_the_ball_and_unit_box(centre, eps, kinks, reacha
     dim = 6
     x = torch.full((10, dim), centre)
     # Restarts: the start's noise decides whether a point climbs up or down.
-    estimate = local_lipschitz(Kinks(*kinks), x, eps, steps=20, step_size=0.01, restarts=8)
+    estimate = estimate_of(Kinks(*kinks), x, eps, steps=20, step_size=0.01, restarts=8)
     smooth_part = 0.001 * dim
     if reachable:
         assert estimate.min() > 10 * smooth_part
@@ -104,10 +112,8 @@ def mlp(digits_mlp) -> tuple[nn.Module, torch.Tensor]:
 
 def test_ascent_finds_larger_ratios_than_the_originals_descent(mlp):
     model, x = mlp
-    ours = local_lipschitz(model, x, 0.1, generator=torch.Generator().manual_seed(0))
-    original = local_lipschitz(
-        model, x, 0.1, generator=torch.Generator().manual_seed(0), ascend=False
-    )
+    ours = estimate_of(model, x, 0.1)
+    original = estimate_of(model, x, 0.1, ascend=False)
     # Same starts, so every point's ascent record is at least the start's ratio, and the
     # ascent climbs well above what the descent keeps.
     assert ours.mean() > 1.3 * original.mean()
@@ -116,10 +122,8 @@ def test_ascent_finds_larger_ratios_than_the_originals_descent(mlp):
 
 def test_more_steps_and_restarts_never_lower_the_estimate_much(mlp):
     model, x = mlp
-    paper = local_lipschitz(model, x, 0.1, generator=torch.Generator().manual_seed(0))
-    longer = local_lipschitz(
-        model, x, 0.1, steps=30, restarts=3, generator=torch.Generator().manual_seed(0)
-    )
+    paper = estimate_of(model, x, 0.1)
+    longer = estimate_of(model, x, 0.1, steps=30, restarts=3)
     assert longer.mean() >= paper.mean()
 
 
@@ -128,8 +132,7 @@ def test_estimate_runs_in_eval_mode_and_restores_the_callers_state(mlp):
     model.zero_grad(set_to_none=True)
     model.train()
     try:
-        gen = [torch.Generator().manual_seed(0) for _ in range(2)]
-        first, second = (local_lipschitz(model, x[:50], 0.1, generator=g) for g in gen)
+        first, second = (estimate_of(model, x[:50], 0.1) for _ in range(2))
         assert torch.equal(first, second)  # active dropout would make them differ
         assert model.training
         assert all(p.requires_grad and p.grad is None for p in model.parameters())
@@ -148,4 +151,12 @@ def test_estimate_runs_in_eval_mode_and_restores_the_callers_state(mlp):
 )
 def test_bad_settings_are_rejected_naming_them(setting, message):
     with pytest.raises(ValueError, match=message):
-        local_lipschitz(nn.Identity(), torch.rand(2, 3), 0.1, **setting)
+        LipschitzSettings(**setting)
+
+
+def test_an_examples_estimate_does_not_depend_on_its_batch(mlp):
+    model, x = mlp
+    whole = estimate_of(model, x[:60], 0.1)
+    noise = noise_for(0, "test/lipschitz", 20, 60)
+    part = local_lipschitz(model, x[20:60], 0.1, noise=noise)
+    torch.testing.assert_close(part, whole[20:], rtol=1e-5, atol=0)

@@ -10,7 +10,6 @@ import torch.nn.functional as F
 import torchattacks
 from torch import nn
 
-from lolip.attacks import model_mode
 from lolip.methods import build_method, describe
 from lolip.methods.at import AT
 from lolip.methods.gr import GR
@@ -18,6 +17,7 @@ from lolip.methods.llr import LLR, local_linearity
 from lolip.methods.natural import Natural
 from lolip.methods.rst import RST
 from lolip.methods.trades import TRADES, kl
+from lolip.perturbation import model_mode
 
 EPS = 0.1
 N = 24

@@ -66,7 +66,8 @@ def test_every_model_loads_in_eval_mode_and_predicts(run):
     test = read_prepared(run / "results/datasets/digits.h5").split("test")
     x, y = test.images(slice(None)), test.y
     for method in METHODS:
-        model = lolip.load_model(run / f"results/models/digits/DigitsCNN/{method}/seed0/model.safetensors")
+        path = run / f"results/models/digits/DigitsCNN/{method}/seed0/model.safetensors"
+        model = lolip.load_model(path)
         assert not model.training
         with torch.no_grad():
             acc = (model(x).argmax(1) == y).float().mean().item()

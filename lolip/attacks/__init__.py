@@ -1,38 +1,39 @@
 """Evaluation attacks, one module each, all with one call shape.
 
-Every attack is a function ``attack(model, x, y, eps, *, generator=None, **settings)``
-returning an :class:`AttackResult`: the worst-case inputs it found and, per example, whether
-*any* iterate of *any* restart (of any target) was misclassified. Robust accuracy is read off
-``broken``, not off ``x_adv`` alone, so a point broken at an intermediate iterate stays broken.
+Every attack is a frozen dataclass of its settings (bounded fields, the paper's defaults),
+called as ``attack(model, x, y, eps, noise) -> AttackResult``: the worst-case inputs it found
+and, per example, whether *any* iterate of *any* restart (of any target) was
+misclassified. Robust accuracy is read off ``broken``, not off ``x_adv`` alone, so a point
+broken at an intermediate iterate stays broken. ``noise`` (:mod:`lolip.noise`) draws every
+random start per example, so an example's result does not depend on its batch.
 
 Inputs are float NCHW tensors in [0, 1] on the device to use; models map them to logits.
-Attacks run the model in eval mode with its parameters frozen (:func:`eval_frozen`) and
-restore the caller's state afterwards.
+Attacks run the model in eval mode with its parameters frozen
+(:func:`lolip.perturbation.eval_frozen`), in fp32, and restore the caller's state.
+
+Attacks from other libraries (AutoAttack, Square) have a ``block_size``: they are seeded
+per block of that many examples, aligned at its multiples (see :mod:`lolip.noise`).
 
 A config entry names the attack type and its settings, e.g.
 ``pgd_strong: {type: pgd, steps: 100, step_size: 0.1, restarts: 5}``; :func:`build_attack`
-checks it and fills in the defaults, which are the paper's.
+checks it and fills in the defaults.
 """
 
 from __future__ import annotations
 
-import inspect
-import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import torch
-from torch import nn
 
-from lolip.perturbation import eval_frozen, linf_box, model_mode
+from lolip.bounds import from_mapping, to_mapping
 from lolip.registry import lookup
 
-__all__ = ["eval_frozen", "linf_box", "model_mode"]
-
 ATTACKS: dict[str, str] = {
-    "pgd": "lolip.attacks.pgd:pgd",
-    "multitarget": "lolip.attacks.multitarget:multitarget",
-    "autoattack": "lolip.attacks.autoattack:autoattack",
+    "pgd": "lolip.attacks.pgd:PGD",
+    "multitarget": "lolip.attacks.multitarget:MultiTarget",
+    "autoattack": "lolip.attacks.autoattack:AutoAttack",
+    "square": "lolip.attacks.square:Square",
 }
 
 
@@ -52,74 +53,26 @@ class AttackResult:
     target_success: torch.Tensor | None = None
 
 
-def check_norm(norm: str) -> None:
-    if norm not in ("linf", "l2"):
-        raise ValueError(f"unknown norm {norm!r} (known: linf, l2)")
+def attack_class(attack_type: str) -> type:
+    return lookup("attack", attack_type, ATTACKS)
 
 
-def check_count(name: str, value: Any, minimum: int) -> None:
-    """``value`` must be an int (not a bool) of at least ``minimum``."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
-
-
-def check_nonnegative(name: str, value: Any) -> None:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
-
-
-@dataclass(frozen=True)
-class Attack:
-    """An attack type with all its settings fixed: ``attack(model, x, y, eps, generator)``."""
-
-    type: str
-    settings: dict[str, Any] = field(default_factory=dict)
-
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        generator: torch.Generator | None = None,
-    ) -> AttackResult:
-        fn = lookup("attack", self.type, ATTACKS)
-        return fn(model, x, y, eps, generator=generator, **self.settings)
-
-    def spec(self) -> dict[str, Any]:
-        """The complete config entry, defaults included, for the run's metrics."""
-        return {"type": self.type, **self.settings}
-
-
-def attack_defaults(attack_type: str) -> dict[str, Any]:
-    """The keyword settings of ``attack_type`` and their (paper) defaults."""
-    fn = lookup("attack", attack_type, ATTACKS)
-    return {
-        name: param.default
-        for name, param in inspect.signature(fn).parameters.items()
-        if param.kind is inspect.Parameter.KEYWORD_ONLY and name != "generator"
-    }
-
-
-def build_attack(spec: dict[str, Any]) -> Attack:
-    """Check a config entry ``{type: ..., setting: value, ...}`` and fill in defaults.
+def build_attack(spec: dict[str, Any], where: str = "attack") -> Any:
+    """The attack of a config entry ``{type: ..., setting: value, ...}``, defaults filled in.
 
     Raises ValueError naming an unknown type, an unknown setting or a bad value.
     """
     if not isinstance(spec, dict) or "type" not in spec:
-        raise ValueError(
-            f"attack spec {spec!r} needs a 'type' key (known: {', '.join(sorted(ATTACKS))})"
-        )
+        raise ValueError(f"{where}: {spec!r} needs a 'type' (known: {', '.join(ATTACKS)})")
     settings = dict(spec)
-    attack_type = settings.pop("type")
-    defaults = attack_defaults(attack_type)
-    unknown = sorted(set(settings) - set(defaults))
-    if unknown:
-        raise ValueError(
-            f"attack type {attack_type!r} has no setting {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(defaults)})"
-        )
-    settings = {**defaults, **settings}
-    fn = lookup("attack", attack_type, ATTACKS)
-    sys.modules[fn.__module__].check_settings(**settings)
-    return Attack(attack_type, settings)
+    return from_mapping(attack_class(settings.pop("type")), settings, where)
+
+
+def attack_spec(attack: Any) -> dict[str, Any]:
+    """The complete config entry of ``attack``, defaults included, for the run's metrics."""
+    return {"type": attack.name, **to_mapping(attack)}
+
+
+def library(attack: Any) -> dict[str, str] | None:
+    """The package an attack comes from, with its version (None: lolip's own)."""
+    return attack.library() if hasattr(attack, "library") else None

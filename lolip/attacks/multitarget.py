@@ -15,56 +15,74 @@ Paper protocol: 20 steps of eps / 10 (``step_size=0.1``), one random start per t
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 from torch import nn
 
-from lolip.attacks import AttackResult, eval_frozen
-from lolip.attacks.pgd import check_settings, pgd_run
+from lolip import search
+from lolip.attacks import AttackResult
+from lolip.attacks.pgd import pgd_run
+from lolip.bounds import check_fields
+from lolip.noise import ExampleNoise, noise_for
+from lolip.perturbation import eval_frozen
+from lolip.precision import full_precision
 
-__all__ = ["check_settings", "multitarget"]
 
-
-def multitarget(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    eps: float,
-    *,
-    norm: str = "linf",
-    steps: int = 20,
-    step_size: float = 0.1,
-    restarts: int = 1,
-    generator: torch.Generator | None = None,
-) -> AttackResult:
+@dataclass(frozen=True)
+class MultiTarget:
     """Targeted PGD towards each of the K - 1 wrong classes; ``step_size`` in units of eps.
 
     ``target_success[i, t]`` records whether the run towards class ``t`` broke point ``i``.
     Targets run one after the other (each with all restarts stacked), so memory stays that
-    of one PGD run.
+    of one PGD run; each target's starts are drawn per example under its own key.
     """
-    check_settings(norm=norm, steps=steps, step_size=step_size, restarts=restarts)
-    with eval_frozen(model):
-        with torch.no_grad():
-            n_classes = model(x[:1]).shape[1]
-        success = torch.zeros(x.shape[0], n_classes, dtype=torch.bool, device=x.device)
-        x_best, score_best = x.clone(), torch.full((x.shape[0],), -torch.inf, device=x.device)
-        rows = torch.arange(x.shape[0], device=x.device)
-        for shift in range(1, n_classes):
-            target = (y + shift) % n_classes
-            x_adv, broken, score = pgd_run(
-                model,
-                x,
-                y,
-                eps,
-                norm=norm,
-                steps=steps,
-                step_size=step_size,
-                restarts=restarts,
-                generator=generator,
-                target=target,
-            )
-            success[rows, target] = broken
-            stronger = score > score_best
-            x_best = torch.where(stronger.view((-1,) + (1,) * (x.dim() - 1)), x_adv, x_best)
-            score_best = torch.where(stronger, score, score_best)
-    return AttackResult(x_best, success.any(1), success)
+
+    name: ClassVar[str] = "multitarget"
+    block_size: ClassVar[int | None] = None
+
+    norm: str = search.norm()
+    steps: int = search.steps(20)
+    step_size: float = search.step_size(0.1)
+    restarts: int = search.restarts()
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def __call__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        noise: ExampleNoise | None = None,
+    ) -> AttackResult:
+        noise = noise or noise_for(0, "", 0, len(y))
+        with eval_frozen(model), full_precision(x.device):
+            with torch.no_grad():
+                n_classes = model(x[:1]).shape[1]
+            success = torch.zeros(x.shape[0], n_classes, dtype=torch.bool, device=x.device)
+            x_best = x.clone()
+            score_best = torch.full((x.shape[0],), -torch.inf, device=x.device)
+            rows = torch.arange(x.shape[0], device=x.device)
+            for shift in range(1, n_classes):
+                target = (y + shift) % n_classes
+                x_adv, broken, score = pgd_run(
+                    model,
+                    x,
+                    y,
+                    eps,
+                    norm=self.norm,
+                    steps=self.steps,
+                    step_size=self.step_size,
+                    restarts=self.restarts,
+                    noise=noise,
+                    key=f"shift{shift}",
+                    target=target,
+                )
+                success[rows, target] = broken
+                stronger = score > score_best
+                x_best = torch.where(stronger.view((-1,) + (1,) * (x.dim() - 1)), x_adv, x_best)
+                score_best = torch.where(stronger, score, score_best)
+        return AttackResult(x_best, success.any(1), success)

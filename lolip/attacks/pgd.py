@@ -13,58 +13,63 @@ Paper protocol: l_inf, 10 steps of 2 * eps / 10 (``step_size=0.2``), one random 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.attacks import (
-    AttackResult,
-    check_count,
-    check_nonnegative,
-    check_norm,
-    eval_frozen,
-    linf_box,
-)
+from lolip import search
+from lolip.attacks import AttackResult
+from lolip.bounds import check_fields
+from lolip.noise import ExampleNoise, noise_for
+from lolip.perturbation import eval_frozen, linf_box
+from lolip.precision import full_precision
 
 
-def check_settings(*, norm: str, steps: int, step_size: float, restarts: int) -> None:
-    check_norm(norm)
-    check_count("steps", steps, 0)
-    check_nonnegative("step_size", step_size)
-    check_count("restarts", restarts, 1)
-
-
-def pgd(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    eps: float,
-    *,
-    norm: str = "linf",
-    steps: int = 10,
-    step_size: float = 0.2,
-    restarts: int = 1,
-    generator: torch.Generator | None = None,
-) -> AttackResult:
+@dataclass(frozen=True)
+class PGD:
     """Untargeted PGD ascending CE(f(x'), y); ``step_size`` is in units of ``eps``.
 
-    All restarts run stacked along the batch dimension; ``generator`` (on ``x``'s device)
-    draws the random starts.
+    All restarts run stacked along the batch dimension; ``noise`` draws each example's
+    random starts (:mod:`lolip.noise`; default: seed 0).
     """
-    check_settings(norm=norm, steps=steps, step_size=step_size, restarts=restarts)
-    with eval_frozen(model):
-        x_adv, broken, _ = pgd_run(
-            model,
-            x,
-            y,
-            eps,
-            norm=norm,
-            steps=steps,
-            step_size=step_size,
-            restarts=restarts,
-            generator=generator,
-        )
-    return AttackResult(x_adv, broken)
+
+    name: ClassVar[str] = "pgd"
+    block_size: ClassVar[int | None] = None
+
+    norm: str = search.norm()
+    steps: int = search.steps(10)
+    step_size: float = search.step_size(0.2)
+    restarts: int = search.restarts()
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+    def __call__(
+        self,
+        model: nn.Module,
+        x: torch.Tensor,
+        y: torch.Tensor,
+        eps: float,
+        noise: ExampleNoise | None = None,
+    ) -> AttackResult:
+        noise = noise or noise_for(0, "", 0, len(y))
+        with eval_frozen(model), full_precision(x.device):
+            x_adv, broken, _ = pgd_run(
+                model,
+                x,
+                y,
+                eps,
+                norm=self.norm,
+                steps=self.steps,
+                step_size=self.step_size,
+                restarts=self.restarts,
+                noise=noise,
+                key="start",
+            )
+        return AttackResult(x_adv, broken)
 
 
 def pgd_run(
@@ -77,12 +82,14 @@ def pgd_run(
     steps: int,
     step_size: float,
     restarts: int,
-    generator: torch.Generator | None,
+    noise: ExampleNoise,
+    key: str,
     target: torch.Tensor | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """PGD with restarts; untargeted, or towards ``target`` (minimising CE(f(x'), target)).
 
-    The model must already be in eval mode with frozen parameters. Returns ``(x_adv,
+    The model must already be in eval mode with frozen parameters; ``noise`` draws the
+    random starts under ``key``. Returns ``(x_adv,
     broken, score)``: ``score`` is +inf for broken points, else the largest CE on the true
     label over iterates, so callers can keep the strongest of several runs.
 
@@ -92,7 +99,7 @@ def pgd_run(
     """
     n = x.shape[0]
     x_rep = x.repeat(restarts, *(1,) * (x.dim() - 1))
-    x_adv = _random_start(x_rep, eps, norm, generator)
+    x_adv = _random_start(x, eps, norm, restarts, noise, key)
     record = _Record(x_adv, y.repeat(restarts), n)
     goal = y.repeat(restarts) if target is None else target.repeat(restarts)
     sign = 1.0 if target is None else -1.0
@@ -177,20 +184,25 @@ class _Record:
 
 
 def _random_start(
-    x: torch.Tensor, eps: float, norm: str, generator: torch.Generator | None
+    x: torch.Tensor, eps: float, norm: str, restarts: int, noise: ExampleNoise, key: str
 ) -> torch.Tensor:
-    """``x + delta`` clipped to [0, 1], ``delta`` uniform in the l_inf or l_2 ball of ``eps``."""
+    """``x + delta`` per restart (row r * n + i), clipped to [0, 1], with ``delta`` uniform in
+    the l_inf or l_2 ball of ``eps``, drawn per example from ``noise``."""
+    n, shape = x.shape[0], x.shape[1:]
+
+    def stacked(draws: torch.Tensor) -> torch.Tensor:  # (n, restarts, ...) -> (restarts * n, ...)
+        return draws.transpose(0, 1).reshape(restarts * n, *draws.shape[2:])
+
     if norm == "linf":
-        delta = torch.rand(x.shape, generator=generator, device=x.device, dtype=x.dtype)
-        delta.mul_(2 * eps).sub_(eps)
+        delta = stacked(noise.uniform((restarts, *shape), key, x)).mul_(2 * eps).sub_(eps)
     else:
         # Uniform in the l_2 ball: a uniform direction times eps * U^(1/D).
-        direction = torch.randn(x.shape, generator=generator, device=x.device, dtype=x.dtype)
+        direction = stacked(noise.normal((restarts, *shape), f"{key}/direction", x))
         direction = direction / _norms(direction).clamp_min(1e-12)
-        u = torch.rand(x.shape[0], generator=generator, device=x.device, dtype=x.dtype)
+        u = stacked(noise.uniform((restarts,), f"{key}/radius", x))
         radius = eps * u.pow(1.0 / x[0].numel())
         delta = direction * radius.view((-1,) + (1,) * (x.dim() - 1))
-    return (x + delta).clamp_(0, 1)
+    return (x.repeat(restarts, *(1,) * (x.dim() - 1)) + delta).clamp_(0, 1)
 
 
 def _norms(v: torch.Tensor) -> torch.Tensor:

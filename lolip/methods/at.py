@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip import perturbation
+from lolip import search
 from lolip.bounds import check_fields
 from lolip.methods.inner import sign_ascent, uniform_start
 from lolip.perturbation import model_mode
@@ -29,9 +29,9 @@ class AT:
     (bf16 autocast under ``precision: bf16``) covers the loss's forward pass only.
     """
 
-    steps: int = perturbation.steps(10)
-    step_size: float = perturbation.step_size(0.2)
-    attack_mode: str = perturbation.mode("train")
+    steps: int = search.steps(10)
+    step_size: float = search.step_size(0.2)
+    attack_mode: str = search.mode("train")
 
     def __post_init__(self) -> None:
         check_fields(self)

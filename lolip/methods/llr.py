@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip import perturbation
+from lolip import search
 from lolip.bounds import check_fields, setting
 from lolip.methods.inner import normal_start, rewind_rng, sign_ascent
 from lolip.perturbation import model_mode
@@ -78,9 +78,9 @@ class LLR:
 
     lam: float = setting(4.0, type="number", minimum=0, description="weight of g(delta*)")
     mu: float = setting(3.0, type="number", minimum=0, description="weight of |delta* . grad|")
-    steps: int = perturbation.steps(2)
-    step_size: float = perturbation.step_size(0.5)
-    attack_mode: str = perturbation.mode("eval")
+    steps: int = search.steps(2)
+    step_size: float = search.step_size(0.5)
+    attack_mode: str = search.mode("eval")
 
     def __post_init__(self) -> None:
         check_fields(self)

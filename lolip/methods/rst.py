@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip import perturbation
+from lolip import search
 from lolip.bounds import check_fields, setting
 from lolip.methods.at import ce_ascent
 from lolip.precision import Autocast
@@ -31,9 +31,9 @@ class RST:
     lam: float = setting(
         1.0, type="number", minimum=0, description="weight of the adversarial loss"
     )
-    steps: int = perturbation.steps(10)
-    step_size: float = perturbation.step_size(0.2)
-    attack_mode: str = perturbation.mode("train")
+    steps: int = search.steps(10)
+    step_size: float = search.step_size(0.2)
+    attack_mode: str = search.mode("train")
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip import perturbation
+from lolip import search
 from lolip.bounds import check_fields, setting
 from lolip.methods.inner import normal_start, sign_ascent
 from lolip.perturbation import model_mode
@@ -39,9 +39,9 @@ class TRADES:
     """
 
     beta: float = setting(6.0, type="number", minimum=0, description="weight of the KL term")
-    steps: int = perturbation.steps(10)
-    step_size: float = perturbation.step_size(0.2)
-    attack_mode: str = perturbation.mode("eval")
+    steps: int = search.steps(10)
+    step_size: float = search.step_size(0.2)
+    attack_mode: str = search.mode("eval")
 
     def __post_init__(self) -> None:
         check_fields(self)

@@ -1,0 +1,205 @@
+"""The evaluation's workflow jobs, as functions the thin ``workflow_scripts/`` call.
+
+One job per model for the soundness checks (:func:`check_model`), one per (model, attack,
+shard) (:func:`attack_model`) and per (model, Lipschitz estimate, shard)
+(:func:`estimate_lipschitz`), and the gather (:func:`evaluate_model`, torch-free) into
+``metrics.json`` and ``examples.csv``. Each part writes a per-example CSV and a JSON
+record; attack and Lipschitz parts keep finished chunks in ``<output>.partial/`` so a killed
+job resumes. Every job gets ``eps`` and the evaluation settings (``evaluation``) as params,
+each only what its own output depends on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import pandas as pd
+
+from lolip.evaluation.settings import EvaluationSettings
+from lolip.io import atomic_path, file_sha256, read_json, write_json
+
+log = logging.getLogger("lolip")
+
+PART_DTYPES = {"split": str, "index": "int64"}
+
+
+def _context(model_path: str, data_path: str, evaluation: dict[str, Any]):
+    """The device, the model, the evaluated splits (subsets taken) and the settings."""
+    from lolip import datasets
+    from lolip.devices import default_device
+    from lolip.evaluation.robustness import select
+    from lolip.model_file import load_model
+    from lolip.precision import set_tf32
+
+    settings = EvaluationSettings.from_dict(evaluation)
+    set_tf32(settings.tf32)
+    device = default_device()
+    ds = datasets.read_prepared(data_path)
+    data = select({s: ds.split(s, device) for s in ("train", "test")}, settings.subsets)
+    return device, load_model(model_path, device), data, settings
+
+
+def _fingerprint(kind: str, model_path: str, data_path: str, eps: float, **work: Any) -> str:
+    from lolip.evaluation.parts import part_fingerprint
+
+    return part_fingerprint(
+        kind=kind,
+        eps=eps,
+        model=file_sha256(model_path),
+        data=file_sha256(data_path),
+        **work,
+    )
+
+
+def _write_part(frame: pd.DataFrame, record: dict[str, Any], table: str, record_out: str) -> None:
+    with atomic_path(table) as tmp:
+        frame.to_csv(tmp, index=False)
+    write_json(record_out, record)
+
+
+def check_model(model_path: str, data_path: str, out: str, *, eps: float, evaluation: dict) -> None:
+    """The soundness checks and gradient-masking alarms on a sample of each split."""
+    from lolip.evaluation.checks import sample_checks
+    from lolip.evaluation.verdict import verdict
+    from lolip.provenance import provenance
+
+    device, model, data, settings = _context(model_path, data_path, evaluation)
+    checks = verdict(sample_checks(model, data, eps, settings), settings.checks.strict)
+    write_json(out, {"checks": checks, "provenance": provenance(device)})
+
+
+def attack_model(
+    model_path: str,
+    data_path: str,
+    table: str,
+    record_out: str,
+    *,
+    name: str,
+    shard: int,
+    shards: int,
+    eps: float,
+    evaluation: dict,
+) -> None:
+    """Attack ``name`` on shard ``shard`` of ``shards`` of its splits."""
+    from lolip.evaluation.parts import attack_part
+    from lolip.provenance import provenance
+
+    device, model, data, settings = _context(model_path, data_path, evaluation)
+    fingerprint = _fingerprint(
+        "attack",
+        model_path,
+        data_path,
+        eps,
+        name=name,
+        spec=settings.attacks[name],
+        splits=settings.splits_of(name),
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        chunk_size=settings.chunk_size,
+        sizes={s: len(v) for s, v in data.items()},
+    )
+    frame, record = attack_part(
+        model,
+        data,
+        eps,
+        name,
+        settings,
+        shard=shard,
+        shards=shards,
+        scratch=f"{table}.partial",
+        fingerprint=fingerprint,
+    )
+    _write_part(frame, {**record, "provenance": provenance(device)}, table, record_out)
+
+
+def estimate_lipschitz(
+    model_path: str,
+    data_path: str,
+    table: str,
+    record_out: str,
+    *,
+    shard: int,
+    shards: int,
+    eps: float,
+    evaluation: dict,
+) -> None:
+    """Clean predictions and the local Lipschitz estimate on shard ``shard`` of ``shards``."""
+    from lolip.bounds import to_mapping
+    from lolip.evaluation.parts import lipschitz_part
+    from lolip.provenance import provenance
+
+    device, model, data, settings = _context(model_path, data_path, evaluation)
+    fingerprint = _fingerprint(
+        "lipschitz",
+        model_path,
+        data_path,
+        eps,
+        lipschitz=to_mapping(settings.lipschitz),
+        seed=settings.seed,
+        batch_size=settings.batch_size,
+        chunk_size=settings.chunk_size,
+        sizes={s: len(v) for s, v in data.items()},
+    )
+    frame, record = lipschitz_part(
+        model,
+        data,
+        eps,
+        settings,
+        shard=shard,
+        shards=shards,
+        scratch=f"{table}.partial",
+        fingerprint=fingerprint,
+    )
+    _write_part(frame, {**record, "provenance": provenance(device)}, table, record_out)
+
+
+def read_part(table: str | os.PathLike, record: str | os.PathLike) -> tuple[pd.DataFrame, dict]:
+    return pd.read_csv(table, dtype=PART_DTYPES), read_json(record)
+
+
+def _concat(parts: list[tuple[pd.DataFrame, dict]]) -> tuple[pd.DataFrame, list[dict]]:
+    return pd.concat([f for f, _ in parts], ignore_index=True), [r for _, r in parts]
+
+
+def evaluate_model(
+    model_path: str,
+    checks_path: str,
+    lipschitz: list[tuple[str, str]],
+    attacks: dict[str, list[tuple[str, str]]],
+    metrics_out: str,
+    examples_out: str,
+    *,
+    eps: float,
+    evaluation: dict,
+) -> None:
+    """Gather the parts (``(table, record)`` paths per shard) into metrics and examples."""
+    from lolip.evaluation.gather import gather
+    from lolip.model_file import read_metadata
+
+    settings = EvaluationSettings.from_dict(evaluation)
+    checked = read_json(checks_path)
+    lip = _concat([read_part(*p) for p in lipschitz])
+    parts = {name: _concat([read_part(*p) for p in paths]) for name, paths in attacks.items()}
+    metrics, examples = gather(eps, settings, checked["checks"], lip, parts)
+    meta = read_metadata(model_path)
+    metrics.update(
+        dataset=meta["dataset"],
+        arch=meta["arch"],
+        method=meta["method"],
+        seed=meta["seed"],
+        method_resolved=meta["method_resolved"],
+        training=meta["training"],
+        history=meta["history"],
+        provenance={
+            "evaluation": checked["provenance"],
+            "lipschitz": [r["provenance"] for r in lip[1]],
+            "attacks": {n: [r["provenance"] for r in recs] for n, (_, recs) in parts.items()},
+            "training": meta["provenance"],
+        },
+    )
+    metrics["seconds"]["training"] = meta["timings"]["train_seconds"]
+    with atomic_path(examples_out) as tmp:
+        examples.to_csv(tmp, index=False)
+    write_json(metrics_out, metrics)
