@@ -17,21 +17,23 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
+import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 T = TypeVar("T")
 
-TYPES = ("integer", "number", "boolean", "string", "array")
+TYPES = ("integer", "number", "boolean", "string", "array", "object")
 
 
 @dataclass(frozen=True)
 class Bound:
     """The values a setting may take: a JSON-schema type, a range, or a set of choices.
 
-    ``type``: "integer", "number" (int or float), "boolean", "string" or "array" (a list
-    whose ``items`` all meet their own bound). ``minimum`` / ``maximum`` are inclusive,
+    ``type``: "integer", "number" (int or float), "boolean", "string" (matching ``pattern``
+    if given), "array" (a list whose ``items`` all meet their own bound) or "object" (a
+    mapping of strings to ``items``). ``minimum`` / ``maximum`` are inclusive,
     ``above`` / ``below`` exclusive. ``nullable``: None is allowed too. Booleans are never
     numbers here (YAML's ``true`` is not 1).
     """
@@ -44,13 +46,14 @@ class Bound:
     choices: tuple[Any, ...] | None = None
     nullable: bool = False
     items: Bound | None = None
+    pattern: str | None = None
     description: str = ""
 
     def __post_init__(self) -> None:
         if self.type not in TYPES:
             raise ValueError(f"unknown bound type {self.type!r} (known: {', '.join(TYPES)})")
-        if (self.type == "array") != (self.items is not None):
-            raise ValueError("an array bound needs items, and only an array bound has them")
+        if (self.type in ("array", "object")) != (self.items is not None):
+            raise ValueError("array and object bounds need items, and only they have them")
 
     def allows(self, value: Any) -> bool:
         if value is None:
@@ -61,6 +64,10 @@ class Bound:
             return False
         if self.type == "array":
             return all(self.items.allows(item) for item in value)
+        if self.type == "object":
+            return all(isinstance(k, str) and self.items.allows(v) for k, v in value.items())
+        if self.type == "string":
+            return self.pattern is None or re.fullmatch(self.pattern, value) is not None
         if self.type not in ("integer", "number"):
             return True
         return (
@@ -77,6 +84,10 @@ class Bound:
             text = "one of " + ", ".join(map(repr, self.choices))
         elif self.type == "array":
             text = f"a list of {self.items.expected()}s"
+        elif self.type == "object":
+            text = f"a mapping of names to {self.items.expected()}s"
+        elif self.pattern is not None:
+            text = f"a string matching {self.pattern}"
         else:
             text = {"integer": "an integer", "number": "a number"}.get(self.type, f"a {self.type}")
             limits = [
@@ -101,8 +112,12 @@ class Bound:
             out["enum"] = list(self.choices) + ([None] if self.nullable else [])
         else:
             out["type"] = [self.type, "null"] if self.nullable else self.type
-            if self.items is not None:
+            if self.type == "array":
                 out["items"] = self.items.schema()
+            if self.type == "object":
+                out["additionalProperties"] = self.items.schema()
+            if self.pattern is not None:
+                out["pattern"] = f"^{self.pattern}$"
             for key, value in (
                 ("minimum", self.minimum),
                 ("maximum", self.maximum),
@@ -125,6 +140,8 @@ def _has_type(value: Any, type_: str) -> bool:
         return isinstance(value, numbers.Real)
     if type_ == "array":
         return isinstance(value, list | tuple)
+    if type_ == "object":
+        return isinstance(value, dict)
     return isinstance(value, {"boolean": bool, "string": str}[type_])
 
 

@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,23 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, target)
     finally:
         tmp_path.unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temporary directory next to ``target``; it replaces ``target`` on success."""
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp_path = target.parent / f".tmp-{target.name}.{secrets.token_hex(6)}"
+    tmp_path.mkdir()
+    try:
+        yield tmp_path
+        if target.exists():
+            shutil.rmtree(target)
+        os.replace(tmp_path, target)
+    finally:
+        if tmp_path.exists():
+            shutil.rmtree(tmp_path)
 
 
 def _umask() -> int:
@@ -64,14 +82,17 @@ def file_sha256(path: str | os.PathLike, cache: str | os.PathLike | None = None)
     """The SHA-256 of a file's content.
 
     With ``cache`` (a directory), the digest is remembered under the file's identity (its
-    absolute path, size, modification time and inode), so an unchanged file is read once
-    however often it is asked for; any change of content changes the identity too.
+    absolute path, inode, size, and modification and status-change times), so an
+    unchanged file is read once however often it is asked for. Any write changes the
+    status-change time, which, unlike the modification time, no program can set back.
     """
     path = Path(path)
     record = None
     if cache is not None:
         st = path.stat()
-        identity = f"{path.resolve()}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ino}"
+        identity = (
+            f"{path.resolve()}\0{st.st_ino}\0{st.st_size}\0{st.st_mtime_ns}\0{st.st_ctime_ns}"
+        )
         record = Path(cache) / (hashlib.sha256(identity.encode()).hexdigest() + ".sha256")
         if record.exists():
             return record.read_text().strip()

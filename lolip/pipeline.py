@@ -33,6 +33,24 @@ def download_dataset(name: str, spec: dict[str, Any], out: str, resources: str) 
     write_json(out, {"dataset": name, "directory": str(directory), "files": files})
 
 
+def make_fixture(name: str, spec: dict[str, Any], fixture: dict[str, Any], out: str) -> None:
+    """Write dataset ``name``'s fixture into ``out``; its MD5s must be the entry's ``md5``."""
+    from lolip.bounds import from_mapping
+    from lolip.datasets import fixtures
+    from lolip.io import atomic_dir
+
+    made = from_mapping(fixtures.Fixture, fixture, f"fixtures.{name}")
+    with atomic_dir(out) as tmp:
+        written = fixtures.write_fixture(spec["source"], tmp, made)
+        if spec["source"] in ("cifar10", "svhn") and written != fixtures.expected_md5s(spec):
+            raise datasets.DatasetError(
+                f"dataset {name!r}: its fixture's MD5s {written} are not the entry's md5 "
+                f"{spec.get('md5')}: set md5 to these (they depend on the zlib, scipy and "
+                "Pillow in use)"
+            )
+    log.info("fixture of %s written to %s: %s", name, out, written if len(written) < 5 else "...")
+
+
 def prepare_dataset(name: str, spec: dict[str, Any], out: str, resources: str) -> None:
     tic = time.perf_counter()
     datasets.prepare(name, spec, out, resources)

@@ -1,8 +1,9 @@
 # Config handling: the experiment grid, wildcard constraints and input functions.
+import functools
 import os
 import re
 
-from lolip import snakemake_hooks
+from lolip import datasets, snakemake_hooks
 from lolip.config import ConfigError, check
 from lolip.evaluation.settings import EvaluationSettings
 
@@ -75,6 +76,8 @@ def get_training(wildcards):
     """What a model's weights depend on, as plain params: a change of anything else (the
     evaluation, a table) retrains nothing."""
     e = get_experiment(wildcards)
+    subset = e.training.get("train_subset")
+    check_fits(f"{e.key}: training.train_subset", subset, e.dataset, "train")
     return {"eps": e.eps, "method_spec": e.method_spec, "settings": e.training}
 
 
@@ -84,7 +87,11 @@ def get_eps(wildcards):
 
 def get_evaluation_settings(wildcards):
     """The experiment's evaluation settings, defaults included (what the gather records)."""
-    return EvaluationSettings.to_dict(SETTINGS[_key(wildcards)])
+    settings = SETTINGS[_key(wildcards)]
+    for split in ("train", "test"):
+        n = getattr(settings.subsets, split)
+        check_fits(f"{_key(wildcards)}: evaluation.subsets.{split}", n, wildcards.dataset, split)
+    return settings.to_dict()
 
 
 def _part_settings(wildcards, keys, attacks=()):
@@ -138,21 +145,79 @@ def get_attack_of_table(wildcards):
     return [a for a in SETTINGS[_key(wildcards)].attacks for _ in _shards(wildcards)]
 
 
-def get_download(wildcards):
-    """The download flag of a dataset that torchvision fetches; nothing for local copies."""
-    from lolip.datasets import needs_download
+# Checks of large files (an npz's content, raw files' checksums) are remembered here, by
+# each file's checksum, so a second invocation does not read them again.
+CACHE = ".snakemake/lolip"
 
-    spec = config["datasets"][wildcards.dataset]
-    return (
-        [f"resources/downloads/{wildcards.dataset}.json"]
-        if needs_download(spec)
-        else []
-    )
+
+@functools.cache
+def inspect_dataset(name):
+    """A dataset entry's raw files and split sizes, checked: called only for datasets a
+    requested job needs, so an unused entry (a missing npz) blocks nothing."""
+    if name not in config["datasets"]:
+        raise WorkflowError(f"config error: unknown dataset {name!r}")
+    spec, fixture = config["datasets"][name], config.get("fixtures", {}).get(name)
+    if fixture is not None and spec.get("dir") != FIXTURES.format(dataset=name):
+        raise WorkflowError(
+            f"config error: dataset {name!r} has a fixture, so its dir must be "
+            f"{FIXTURES.format(dataset=name)!r}, got {spec.get('dir')!r}"
+        )
+    try:
+        return datasets.check(name, spec, cache=CACHE, fixture=fixture)
+    except ValueError as err:
+        raise WorkflowError(f"config error: {err}") from None
+
+
+FIXTURES = "resources/fixtures/{dataset}"
+
+
+def get_raw_inputs(wildcards):
+    """A dataset's local raw files (the preparation's inputs), its fixture's directory, or
+    its download's flag."""
+    name = wildcards.dataset
+    raw = inspect_dataset(name).raw
+    if name in config.get("fixtures", {}):
+        return {"raw": FIXTURES.format(dataset=name)}
+    if datasets.needs_download(config["datasets"][name]):
+        return {"download": f"resources/downloads/{name}.json"}
+    return {"raw": raw}
+
+
+def get_raw_fingerprint(wildcards):
+    """The content of the local raw files (checksums), so an edited file re-prepares the
+    data even where its modification time says otherwise. (A function of the wildcards
+    only: Snakemake ignores params derived from the input when it looks for changes.)"""
+    name = wildcards.dataset
+    spec = config["datasets"][name]
+    if name in config.get("fixtures", {}) or datasets.needs_download(spec):
+        return None  # made by a rule of the workflow, which reruns it when needed
+    return datasets.raw_fingerprint(name, spec, CACHE)
+
+
+def get_sizes(dataset):
+    return inspect_dataset(dataset).sizes
+
+
+def check_fits(what, n, dataset, split):
+    """``n`` points of ``split`` are asked for: the split must have them."""
+    size = get_sizes(dataset)[split]
+    if n is not None and n > size:
+        raise WorkflowError(
+            f"config error: {what} = {n}, but dataset {dataset!r} has only {size} {split} points"
+        )
+
+
 
 
 def get_reported():
-    path = os.environ.get("LOLIP_REPORTED") or config.get("reported")
-    return path if path and os.path.exists(path) else None
+    """The paper's reported values (config ``reported``; null: tables without them)."""
+    path = config.get("reported")
+    if path is not None and not os.path.isfile(path):
+        raise WorkflowError(
+            f"config error: reported: {path!r} does not exist (the paper's values; "
+            "config/reported.yaml in the repository, or null for tables without them)"
+        )
+    return path
 
 
 def get_dataset_outputs():

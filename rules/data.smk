@@ -19,9 +19,11 @@ rule download_dataset:
         "../workflow_scripts/download_dataset.py"
 
 
+# The raw files are inputs and their checksums params: replacing or editing one
+# re-prepares the dataset and reruns what depends on it, and nothing else.
 rule prepare_dataset:
     input:
-        get_download,
+        unpack(get_raw_inputs),
     output:
         "results/datasets/{dataset}.h5",
     log:
@@ -30,9 +32,28 @@ rule prepare_dataset:
         "results/benchmarks/prepare_dataset/{dataset}.tsv"
     conda:
         "../envs/lolip.yaml"
+    threads: prepare_threads
+    resources:
+        mem_mb=prepare_mem_mb,
+        runtime=prepare_runtime,
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        raw=get_raw_fingerprint,
         # Not derivable: the output is under results/ and the input may be empty.
         resources="resources",
     script:
         "../workflow_scripts/prepare_dataset.py"
+
+
+# Fixtures in the original datasets' on-disk formats, for a run without the real data
+# (config/smoke.yaml): the config's `fixtures` section says which and how large.
+rule make_fixture:
+    output:
+        directory("resources/fixtures/{dataset}"),
+    log:
+        "logs/make_fixture/{dataset}.log",
+    params:
+        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        fixture=lambda wildcards: config["fixtures"][wildcards.dataset],
+    script:
+        "../workflow_scripts/make_fixture.py"

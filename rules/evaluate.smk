@@ -92,6 +92,8 @@ rule evaluate_model:
         examples=f"results/eval/{EXP}/examples.csv",
     log:
         f"logs/evaluate_model/{EXP}.log",
+    # Reads and writes a few small files: not worth a cluster job.
+    localrule: True
     conda:
         "../envs/lolip.yaml"
     params:

@@ -53,6 +53,32 @@ DATA_MB = {
 }
 
 
+# Preparing a dataset, by source: decoding Restricted ImageNet's JPEGs takes processes.
+PREPARE_RESOURCES = {
+    "resimagenet": {"threads": 8, "mem_mb": 16000, "runtime": 12 * 60},
+    "*": {"threads": 1, "runtime": 60},
+}
+
+
+def prepare_resources(wildcards):
+    source = config["datasets"][wildcards.dataset]["source"]
+    out = dict(PREPARE_RESOURCES["*"], mem_mb=2 * DATA_MB[source])
+    out.update(PREPARE_RESOURCES.get(source, {}))
+    return out
+
+
+def prepare_threads(wildcards):
+    return prepare_resources(wildcards)["threads"]
+
+
+def prepare_mem_mb(wildcards, attempt):
+    return prepare_resources(wildcards)["mem_mb"] * attempt
+
+
+def prepare_runtime(wildcards, attempt):
+    return prepare_resources(wildcards)["runtime"] * attempt
+
+
 def _arch_family(arch):
     return re.sub(r"_drop\d+$", "", arch)
 

@@ -59,6 +59,9 @@ def train_log(wf: Path, method: str = KILLED) -> str:
 def results_of(metrics_path: Path) -> dict[str, Any]:
     """A metrics file without its per-run measurements (timings, versions, device)."""
     data = json.loads(metrics_path.read_text())
+    data["history"] = [
+        {k: v for k, v in h.items() if k in ("epoch", "loss")} for h in data["history"]
+    ]
     return {k: v for k, v in data.items() if k not in NOT_RESULTS}
 
 

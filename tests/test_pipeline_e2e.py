@@ -81,7 +81,7 @@ def test_metrics_have_every_key_and_consistent_numbers(run):
         assert m["gap"] == pytest.approx(m["train_acc"] - m["test_acc"])
         assert m["adv_gap"] == pytest.approx(m["adv_train_acc"] - m["adv_test_acc"])
         assert m["adv_test_acc"] <= m["test_acc"]
-        assert m["provenance"]["torch_version"] == torch.__version__
+        assert m["provenance"]["evaluation"]["torch_version"] == torch.__version__
         assert m["settings"]["attacks"]["pgd"]["steps"] == 10
 
 

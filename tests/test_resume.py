@@ -75,7 +75,7 @@ def test_sigkilled_training_job_resumes_to_bitwise_identical_model(prepared, ref
     assert epoch <= left < grid.EPOCHS
 
     snakemake(wf, target)
-    assert re.search(rf"resuming from \S+ \(epoch {left} done\)", grid.train_log(wf))
+    assert re.search(rf"resuming from \S+ \(epoch {left} done[,)]", grid.train_log(wf))
     assert not grid.checkpoint(wf).exists()
     ref_wf, _ = reference
     grid.assert_same_results(ref_wf, wf, methods=[grid.KILLED])

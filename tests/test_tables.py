@@ -21,8 +21,6 @@ from tests.workflow import REPORTED, ROOT
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
 ALL_COLUMNS = ["train_acc", "test_acc", "adv_train_acc", "adv_test_acc", "test_lipschitz"]
 
-needs_reported = pytest.mark.skipif(not REPORTED.exists(), reason="no reported.yaml")
-
 
 def fake_metrics(dataset: str, arch: str, method: str, seed: int, rng=None) -> dict:
     """A metrics JSON as lolip.evaluate writes it, with random but consistent values."""
@@ -77,7 +75,6 @@ def outputs(tmp_path: Path, stem: str) -> list[str]:
     return [str(tmp_path / "tables" / f"{stem}.{ext}") for ext in tables.TABLE_EXTS]
 
 
-@needs_reported
 @pytest.mark.parametrize("table", ["table2_mnist", "table3", "table4_dropout"])
 def test_paper_tables_have_reported_rows_and_columns(tmp_path, table):
     spec = paper_specs()[table]
@@ -102,7 +99,6 @@ def test_paper_tables_have_reported_rows_and_columns(tmp_path, table):
         assert re.findall(r"<th>(.*?)</th>", header) == labels
 
 
-@needs_reported
 def test_paper_cells_compare_to_reported_values(tmp_path):
     spec = paper_specs()["table2_mnist"]
     metrics = [fake_metrics("mnist", "CNN001", "natural", 0)]
@@ -291,7 +287,6 @@ def test_metrics_of_models_outside_the_table_are_rejected():
         tables.model_table(spec, [fake_metrics("mnist", "CNN002", "at", 0)])
 
 
-@needs_reported
 def test_separation_table_has_paper_rows_random_labels_and_not_run(tmp_path):
     ours = [fake_separation("digits"), fake_separation("mnist", r=0.3)]
     ours[1]["eps"] = 0.1

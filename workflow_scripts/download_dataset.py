@@ -1,12 +1,11 @@
 """Rule download_dataset: fetch a dataset's raw files into resources/ (a local rule)."""
 
-from lolip import pipeline
-from lolip.progress import setup_logging
+from lolip import jobs, pipeline
 
-setup_logging(snakemake.log[0])
-pipeline.download_dataset(
-    snakemake.wildcards.dataset,
-    snakemake.params.spec,
-    snakemake.output[0],
-    snakemake.params.resources,
-)
+with jobs.job(snakemake, torch_threads=False):
+    pipeline.download_dataset(
+        snakemake.wildcards.dataset,
+        snakemake.params.spec,
+        snakemake.output[0],
+        snakemake.params.resources,
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import importlib
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -21,7 +22,11 @@ from lolip.datasets.raw import source_dir
 __all__ = [
     "Dataset",
     "DatasetError",
+    "Inspection",
     "check",
+    "entry_options",
+    "options_class",
+    "raw_fingerprint",
     "download",
     "load",
     "needs_download",
@@ -64,9 +69,64 @@ def download(name: str, spec: dict[str, Any], resources: str | os.PathLike = "re
     return _module(spec).download(name, spec, Path(resources))
 
 
-def check(name: str, spec: dict[str, Any]) -> None:
-    """Fail fast, naming the problem, if dataset ``name`` cannot be prepared."""
-    _module(spec).check(name, spec)
+@dataclass(frozen=True)
+class Inspection:
+    """What the workflow needs of a dataset entry before any job: its local raw files (the
+    preparation's inputs) and the number of points per split."""
+
+    raw: list[str]
+    sizes: dict[str, int]
+
+
+def options_class(source: str) -> type:
+    """The dataclass of a source's entry (its options and the common keys)."""
+    return _module({"source": source}).Options
+
+
+def check(
+    name: str,
+    spec: dict[str, Any],
+    *,
+    cache: str | os.PathLike | None = None,
+    fixture: dict[str, Any] | None = None,
+) -> Inspection:
+    """Fail fast, naming the problem, if dataset ``name`` cannot be prepared.
+
+    A dataset with a ``fixture`` (its raw files made by the workflow) is checked for its
+    options only. ``cache``: where the checks of large files are remembered.
+    """
+    module = _module(spec)
+    if fixture is not None:
+        from lolip.bounds import from_mapping
+        from lolip.datasets.fixtures import Fixture, fixture_sizes
+
+        entry_options(name, spec)
+        made = from_mapping(Fixture, fixture, f"fixtures.{name}")
+        return Inspection(
+            [str(p) for p in module.raw_files(name, spec)], fixture_sizes(spec["source"], made)
+        )
+    sizes = module.check(name, spec, Path(cache) if cache is not None else None)
+    return Inspection([str(p) for p in module.raw_files(name, spec)], sizes)
+
+
+def entry_options(name: str, spec: dict[str, Any]) -> Any:
+    """The source's options of a dataset entry, checked (a ValueError names the dataset)."""
+    from lolip.datasets.entry import parse_entry
+
+    return parse_entry(name, spec, _module(spec).Options)
+
+
+def raw_fingerprint(
+    name: str, spec: dict[str, Any], cache: str | os.PathLike | None = None
+) -> dict[str, str]:
+    """The content of a dataset's local raw files: SHA-256 per file (a directory tree
+    source: the digest of its listing). Changes whenever a file is replaced or edited."""
+    from lolip.io import file_sha256
+
+    module = _module(spec)
+    if hasattr(module, "fingerprint"):
+        return {"tree": module.fingerprint(name, spec)}
+    return {str(p): file_sha256(p, cache) for p in module.raw_files(name, spec)}
 
 
 def load(name: str, spec: dict[str, Any], resources: str | os.PathLike = "resources") -> Dataset:

@@ -19,11 +19,13 @@ import gzip
 import pickle
 import tarfile
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from lolip.datasets.entry import Common, directory, md5s, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
@@ -57,21 +59,37 @@ _READ_ERRORS = (
 )
 
 
+SIZES = {"train": 50_000, "test": 10_000}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(Common):
+    dir: str | None = directory(f"holds {ARCHIVE}; else ${ENV_VAR}, else download")
+    md5: dict[str, str] | None = md5s(ARCHIVE)
+
+
+def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
+    directory = source_dir(spec, ENV_VAR)
+    return [] if directory is None else [directory / ARCHIVE]
+
+
 def expected_md5(spec: dict[str, Any]) -> str:
     """The archive's expected MD5: the spec's ``md5`` entry for it, else the published one."""
-    return spec.get("md5", {}).get(ARCHIVE, MD5)
+    return (spec.get("md5") or {}).get(ARCHIVE, MD5)
 
 
-def check(name: str, spec: dict[str, Any]) -> None:
+def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[str, int]:
+    parse_entry(name, spec, Options)
     check_md5_option(name, spec, [ARCHIVE])
     directory = source_dir(spec, ENV_VAR)
     if directory is None:
-        return  # torchvision downloads the archive when the dataset is prepared
+        return SIZES  # torchvision downloads the archive when the dataset is prepared
     if not (directory / ARCHIVE).is_file():
         raise DatasetError(
             f"dataset {name!r}: CIFAR-10 archive {str(directory / ARCHIVE)!r} not found "
             f"(set 'dir' or ${ENV_VAR} to the directory holding {ARCHIVE})"
         )
+    return SIZES
 
 
 class _Unpickler(pickle.Unpickler):

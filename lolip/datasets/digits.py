@@ -6,18 +6,37 @@ is stratified and seeded; the chosen source indices are stored in the prepared f
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lolip.bounds import setting
+from lolip.datasets.entry import Common, parse_entry
 from lolip.datasets.prepared import Dataset
 
+N_IMAGES = 1797
 
-def check(name: str, spec: dict[str, Any]) -> None:
-    fraction = spec.get("test_fraction", 0.25)
-    if not 0 < fraction < 1:
-        raise ValueError(f"dataset {name!r}: test_fraction must lie in (0, 1), got {fraction}")
+
+@dataclass(frozen=True, kw_only=True)
+class Options(Common):
+    test_fraction: float = setting(
+        0.25, type="number", above=0, below=1, description="share of the images held out"
+    )
+    split_seed: int = setting(0, type="integer", minimum=0, description="seed of the split")
+
+
+def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
+    return []  # bundled with scikit-learn
+
+
+def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[str, int]:
+    """Split sizes, as scikit-learn's ``train_test_split`` draws them."""
+    opts = parse_entry(name, spec, Options)
+    n_test = math.ceil(opts.test_fraction * N_IMAGES)
+    return {"train": N_IMAGES - n_test, "test": n_test}
 
 
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
@@ -26,8 +45,8 @@ def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
 
-    check(name, spec)
-    fraction, seed = spec.get("test_fraction", 0.25), spec.get("split_seed", 0)
+    opts = parse_entry(name, spec, Options)
+    fraction, seed = opts.test_fraction, opts.split_seed
     bunch = load_digits()
     images = bunch.images.astype(np.uint8)[:, None]  # (1797, 1, 8, 8), values 0..16
     labels = bunch.target.astype(np.int64)

@@ -22,12 +22,14 @@ import gzip
 import io
 import struct
 import tarfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image
 
+from lolip.bounds import check_fields, setting
 from lolip.datasets import cifar10, resimagenet, svhn
 from lolip.datasets.raw import file_md5
 from lolip.io import atomic_path
@@ -278,3 +280,38 @@ def write_resimagenet(
         write_jpeg(Path(directory) / path, random_image(rng))
         md5s[path] = file_md5(Path(directory) / path)
     return md5s
+
+
+# The workflow's fixtures ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """A config's ``fixtures.<dataset>`` entry: the sizes and seed of a generated fixture."""
+
+    train: int = setting(
+        type="integer", minimum=1, description="training images (Restricted ImageNet: per synset)"
+    )
+    test: int = setting(
+        type="integer", minimum=1, description="test images (Restricted ImageNet: per synset)"
+    )
+    seed: int = setting(0, type="integer", minimum=0)
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+WRITERS = {"cifar10": write_cifar10, "svhn": write_svhn, "resimagenet": write_resimagenet}
+
+
+def write_fixture(source: str, directory: Path, fixture: Fixture) -> dict[str, str]:
+    """Write the fixture of a ``source`` dataset into ``directory``; the MD5 of each file."""
+    if source not in WRITERS:
+        raise ValueError(f"no fixture for source {source!r} (known: {', '.join(WRITERS)})")
+    return WRITERS[source](Path(directory), fixture.train, fixture.test, fixture.seed)
+
+
+def fixture_sizes(source: str, fixture: Fixture) -> dict[str, int]:
+    """The split sizes the prepared fixture will have."""
+    per = len(resimagenet.synsets()) if source == "resimagenet" else 1
+    return {"train": fixture.train * per, "test": fixture.test * per}

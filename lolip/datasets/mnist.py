@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lolip.datasets.entry import Common, directory, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import source_dir
 
@@ -34,6 +36,14 @@ FILES = {
 }
 
 
+SIZES = {"train": 60_000, "test": 10_000}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(Common):
+    dir: str | None = directory(f"the four IDX files (.gz or raw); else ${ENV_VAR}, else download")
+
+
 def _find(directory: Path, stem: str) -> Path | None:
     for candidate in (directory / f"{stem}.gz", directory / stem):
         if candidate.is_file():
@@ -41,10 +51,19 @@ def _find(directory: Path, stem: str) -> Path | None:
     return None
 
 
-def check(name: str, spec: dict[str, Any]) -> None:
+def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
+    """The four IDX files of a local copy (.gz if present, else raw); none for a download."""
     directory = source_dir(spec, ENV_VAR)
     if directory is None:
-        return  # torchvision downloads the files when the dataset is prepared
+        return []
+    return [_find(directory, stem) or directory / f"{stem}.gz" for stem in SHA256]
+
+
+def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[str, int]:
+    parse_entry(name, spec, Options)
+    directory = source_dir(spec, ENV_VAR)
+    if directory is None:
+        return SIZES  # torchvision downloads the files when the dataset is prepared
     if not directory.is_dir():
         raise DatasetError(f"dataset {name!r}: MNIST directory {str(directory)!r} does not exist")
     missing = [stem for stem in SHA256 if _find(directory, stem) is None]
@@ -53,6 +72,7 @@ def check(name: str, spec: dict[str, Any]) -> None:
             f"dataset {name!r}: MNIST file(s) {', '.join(missing)} (.gz or raw) not found in "
             f"{str(directory)!r}"
         )
+    return SIZES
 
 
 def read_idx(path: Path) -> np.ndarray:

@@ -24,7 +24,7 @@ def source_dir(spec: dict[str, Any], env_var: str) -> Path | None:
 
 def check_md5_option(name: str, spec: dict[str, Any], files: list[str]) -> None:
     """The spec's ``md5`` must map some of ``files`` to 32-digit hex MD5s."""
-    md5 = spec.get("md5", {})
+    md5 = spec.get("md5") or {}
     valid = isinstance(md5, dict) and all(
         key in files and isinstance(value, str) and re.fullmatch(r"[0-9a-f]{32}", value)
         for key, value in md5.items()

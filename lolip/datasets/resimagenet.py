@@ -53,6 +53,8 @@ import numpy as np
 import PIL
 from PIL import Image
 
+from lolip.bounds import setting
+from lolip.datasets.entry import Common, directory, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_attrs
 from lolip.datasets.raw import source_dir
 from lolip.io import atomic_path, read_json, write_json
@@ -109,17 +111,32 @@ def synsets() -> tuple[Synset, ...]:
     return tuple(Synset(i, *found[i], label_of[i]) for i in sorted(found))
 
 
+@dataclass(frozen=True, kw_only=True)
+class Options(Common):
+    dir: str | None = directory(f"an ILSVRC2012 tree (train/, val/); else ${ENV_VAR}")
+    size: int = setting(SIZE, type="integer", minimum=1, description="stored image size")
+    input_size: int = setting(
+        INPUT_SIZE, type="integer", minimum=1, description="crop the models see"
+    )
+    chunk: int = setting(CHUNK, type="integer", minimum=1, description="images per saved chunk")
+    workers: int | None = setting(
+        None,
+        type="integer",
+        minimum=1,
+        nullable=True,
+        description="decoding processes (null: all CPUs)",
+    )
+
+
 def options(name: str, spec: dict[str, Any]) -> dict[str, int]:
     """Preparation options with their defaults, checked."""
+    parsed = parse_entry(name, spec, Options)
     opts = {
-        "size": spec.get("size", SIZE),
-        "input_size": spec.get("input_size", INPUT_SIZE),
-        "chunk": spec.get("chunk", CHUNK),
-        "workers": spec.get("workers", _available_cpus()),
+        "size": parsed.size,
+        "input_size": parsed.input_size,
+        "chunk": parsed.chunk,
+        "workers": parsed.workers or _available_cpus(),
     }
-    for key, value in opts.items():
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise DatasetError(f"dataset {name!r}: {key} must be a positive integer, got {value!r}")
     if opts["input_size"] > opts["size"]:
         raise DatasetError(
             f"dataset {name!r}: input_size {opts['input_size']} exceeds the stored size "
@@ -144,8 +161,26 @@ def _root(name: str, spec: dict[str, Any]) -> Path:
     return root
 
 
-def check(name: str, spec: dict[str, Any]) -> None:
-    """Options valid; the tree holds every synset's folder in ``train/`` and ``val/``.
+def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
+    """The tree's split folders (their listing's fingerprint tells changes of content)."""
+    root = _root(name, spec)
+    return [root / folder for folder in SPLITS.values()]
+
+
+def fingerprint(name: str, spec: dict[str, Any]) -> str:
+    """SHA-256 of the tree's image list with each file's size and modification time."""
+    root = _root(name, spec)
+    digest = hashlib.sha256()
+    for paths, _ in list_images(root).values():
+        for path in sorted(paths):
+            st = (root / path).stat()
+            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    return digest.hexdigest()
+
+
+def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[str, int]:
+    """Options valid; the tree holds every synset's folder in ``train/`` and ``val/``;
+    returns the number of images per split.
 
     If ``train/`` holds 1,000 folders (a full ILSVRC2012 tree), the wnid of each class
     index in ``WNID_FILE`` must be the one at that index in their sorted order.
@@ -170,6 +205,7 @@ def check(name: str, spec: dict[str, Any]) -> None:
                 f"dataset {name!r}: {str(root / 'train')!r} is not ILSVRC2012's class list: "
                 f"class index {s.index} is {wnids[s.index]}, expected {s.wnid} ({s.name})"
             )
+    return {split: len(paths) for split, (paths, _) in list_images(root).items()}
 
 
 def list_images(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:

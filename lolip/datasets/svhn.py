@@ -15,11 +15,13 @@ As torchvision does, label 10 becomes 0, so labels are the digits.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from lolip.datasets.entry import Common, directory, md5s, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
@@ -31,22 +33,38 @@ MD5 = {
 }
 
 
+SIZES = {"train": 73_257, "test": 26_032}
+
+
+@dataclass(frozen=True, kw_only=True)
+class Options(Common):
+    dir: str | None = directory(f"holds {' and '.join(MD5)}; else ${ENV_VAR}, else download")
+    md5: dict[str, str] | None = md5s(", ".join(MD5))
+
+
+def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
+    directory = source_dir(spec, ENV_VAR)
+    return [] if directory is None else [directory / f for f in FILES.values()]
+
+
 def expected_md5(spec: dict[str, Any], filename: str) -> str:
     """A file's expected MD5: the spec's ``md5`` entry for it, else the published one."""
-    return spec.get("md5", {}).get(filename, MD5[filename])
+    return (spec.get("md5") or {}).get(filename, MD5[filename])
 
 
-def check(name: str, spec: dict[str, Any]) -> None:
+def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[str, int]:
+    parse_entry(name, spec, Options)
     check_md5_option(name, spec, list(MD5))
     directory = source_dir(spec, ENV_VAR)
     if directory is None:
-        return  # torchvision downloads the files when the dataset is prepared
+        return SIZES  # torchvision downloads the files when the dataset is prepared
     missing = [f for f in FILES.values() if not (directory / f).is_file()]
     if missing:
         raise DatasetError(
             f"dataset {name!r}: SVHN file(s) {', '.join(missing)} not found in "
             f"{str(directory)!r} (set 'dir' or ${ENV_VAR} to the directory holding them)"
         )
+    return SIZES
 
 
 def read_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:
