@@ -1,6 +1,6 @@
 # lolip: Adversarial Robustness Through Local Lipschitzness (Yang et al., NeurIPS 2020),
 # from raw data to every table. `snakemake --cores 2` runs config/config.yaml.
-from snakemake.utils import min_version, validate
+from snakemake.utils import min_version
 
 min_version("9.0")
 
@@ -8,14 +8,12 @@ min_version("9.0")
 configfile: "config/config.yaml"
 
 
-validate(config, "config/schema.yaml")
-
-
 report: "report/workflow.rst"
 
 
-include: "rules/resources.smk"
+# common.smk first checks the config against config/schema.yaml.
 include: "rules/common.smk"
+include: "rules/resources.smk"
 include: "rules/data.smk"
 include: "rules/separation.smk"
 include: "rules/train.smk"

@@ -27,6 +27,7 @@ import logging
 import os
 import shutil
 import signal
+import sys
 import time
 from pathlib import Path
 from types import FrameType
@@ -40,6 +41,11 @@ log = logging.getLogger("snakemake.logging")
 SCRATCH_SUFFIX = ".partial"
 # A job's process runs the script Snakemake writes for it there.
 SCRIPT_DIR = os.path.join(".snakemake", "scripts")
+
+
+def reporting() -> bool:
+    """Whether this Snakemake only writes the report (``--report``, not after a run)."""
+    return "--report" in sys.argv and "--report-after-run" not in sys.argv
 
 
 def put_on_pythonpath(directory: str) -> None:

@@ -3,8 +3,8 @@ import functools
 import os
 import re
 
-from lolip import datasets, snakemake_hooks
-from lolip.config import ConfigError, check
+from lolip import datasets, schema, snakemake_hooks
+from lolip.config import check
 from lolip.evaluation.settings import EvaluationSettings
 
 # Jobs import lolip from this checkout, whatever environment they run in (the conda env of
@@ -21,8 +21,9 @@ onsuccess:
 
 
 try:
+    schema.validate(config, schema.load(workflow.source_path("../config/schema.yaml")))
     EXPERIMENTS = check(config)
-except ConfigError as err:
+except ValueError as err:
     raise WorkflowError(f"config error: {err}") from None
 
 # Datasets of the run's experiments. Every configured dataset can still be asked for by
@@ -90,7 +91,12 @@ def get_evaluation_settings(wildcards):
     settings = SETTINGS[_key(wildcards)]
     for split in ("train", "test"):
         n = getattr(settings.subsets, split)
-        check_fits(f"{_key(wildcards)}: evaluation.subsets.{split}", n, wildcards.dataset, split)
+        check_fits(
+            f"{_key(wildcards)}: evaluation.subsets.{split}",
+            n,
+            wildcards.dataset,
+            split,
+        )
     return settings.to_dict()
 
 
@@ -194,6 +200,15 @@ def get_raw_fingerprint(wildcards):
     return datasets.raw_fingerprint(name, spec, CACHE)
 
 
+def get_preparation_options(wildcards):
+    """The dataset entry less what only later steps read (eps, training, drop_smallest):
+    a change of those re-prepares nothing."""
+    later = ("eps", "training", "drop_smallest")
+    return {
+        k: v for k, v in config["datasets"][wildcards.dataset].items() if k not in later
+    }
+
+
 def get_sizes(dataset):
     return inspect_dataset(dataset).sizes
 
@@ -205,8 +220,6 @@ def check_fits(what, n, dataset, split):
         raise WorkflowError(
             f"config error: {what} = {n}, but dataset {dataset!r} has only {size} {split} points"
         )
-
-
 
 
 def get_reported():
@@ -265,6 +278,15 @@ def get_staircase_outputs():
 
 
 def get_all_outputs():
+    """Everything; for a report alone (`snakemake --report`), what has been made so far, so
+    that a report after a partial run shows what exists instead of failing on the rest."""
+    outputs = _all_outputs()
+    if snakemake_hooks.reporting():
+        return [p for p in outputs if os.path.exists(p)]
+    return outputs
+
+
+def _all_outputs():
     # get_table_outputs, get_figure_outputs: rules/report.smk, included before any call
     return (
         get_separation_outputs()

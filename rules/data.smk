@@ -37,7 +37,7 @@ rule prepare_dataset:
         mem_mb=prepare_mem_mb,
         runtime=prepare_runtime,
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
+        spec=get_preparation_options,
         raw=get_raw_fingerprint,
         # Not derivable: the output is under results/ and the input may be empty.
         resources="resources",
@@ -52,6 +52,8 @@ rule make_fixture:
         directory("resources/fixtures/{dataset}"),
     log:
         "logs/make_fixture/{dataset}.log",
+    conda:
+        "../envs/lolip.yaml"
     params:
         spec=lambda wildcards: config["datasets"][wildcards.dataset],
         fixture=lambda wildcards: config["fixtures"][wildcards.dataset],

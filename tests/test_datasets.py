@@ -76,27 +76,27 @@ def test_mnist_truncated_file_is_named(tmp_path, mnist_raw_dir):
     raw = gzip.decompress((d / "t10k-labels-idx1-ubyte.gz").read_bytes())
     (d / "t10k-labels-idx1-ubyte.gz").write_bytes(gzip.compress(raw[:-10]))
     with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz.*truncated"):
-        datasets.load("mnist", {"source": "mnist", "dir": str(d)})
+        datasets.load("mnist", {"source": "mnist", "eps": 0.1, "dir": str(d)})
 
 
 def test_mnist_corrupt_gzip_is_named(tmp_path, mnist_raw_dir):
     d = _copy_mnist(mnist_raw_dir, tmp_path / "m")
     (d / "train-labels-idx1-ubyte.gz").write_bytes(b"\x1f\x8b garbage")
     with pytest.raises(DatasetError, match="train-labels-idx1-ubyte.gz"):
-        datasets.load("mnist", {"source": "mnist", "dir": str(d)})
+        datasets.load("mnist", {"source": "mnist", "eps": 0.1, "dir": str(d)})
 
 
 def test_mnist_missing_file_caught_by_check(tmp_path, mnist_raw_dir):
     d = _copy_mnist(mnist_raw_dir, tmp_path / "m")
     (d / "t10k-images-idx3-ubyte.gz").unlink()
     with pytest.raises(DatasetError, match="t10k-images-idx3-ubyte"):
-        datasets.check("mnist", {"source": "mnist", "dir": str(d)})
+        datasets.check("mnist", {"source": "mnist", "eps": 0.1, "dir": str(d)})
 
 
 def test_mnist_directory_from_environment(monkeypatch, tmp_path):
     monkeypatch.setenv("LOLIP_MNIST_DIR", str(tmp_path / "nowhere"))
     with pytest.raises(DatasetError, match="nowhere"):
-        datasets.check("mnist", {"source": "mnist"})
+        datasets.check("mnist", {"source": "mnist", "eps": 0.1})
 
 
 @pytest.mark.parametrize("layout", ["nhwc", "nchw", "nhw"])
@@ -117,7 +117,7 @@ def test_npz_float_images_kept_in_unit_range(tmp_path):
     x = np.random.default_rng(0).random((10, 1, 4, 4))
     path = tmp_path / "f.npz"
     np.savez(path, x_train=x, y_train=np.arange(10) % 2, x_test=x, y_test=np.arange(10) % 2)
-    ds = datasets.load("f", {"source": "npz", "path": str(path)})
+    ds = datasets.load("f", {"source": "npz", "eps": 0.1, "path": str(path)})
     assert ds.pixel_max == 1.0 and ds.x_train.dtype == np.float32
     np.testing.assert_allclose(_floats(ds.split("train"))[0].numpy(), x, rtol=1e-6)
 
@@ -150,16 +150,16 @@ def test_malformed_npz_is_rejected_naming_the_problem(tmp_path, arrays, message)
     path = tmp_path / "bad.npz"
     np.savez(path, **arrays)
     with pytest.raises(DatasetError, match=message):
-        datasets.load("bad", {"source": "npz", "path": str(path)})
+        datasets.load("bad", {"source": "npz", "eps": 0.1, "path": str(path)})
 
 
 def test_npz_not_a_zip_is_rejected(tmp_path):
     path = tmp_path / "broken.npz"
     path.write_bytes(b"PK\x03\x04 truncated")
     with pytest.raises(DatasetError, match="broken.npz"):
-        datasets.check("broken", {"source": "npz", "path": str(path)})
+        datasets.check("broken", {"source": "npz", "eps": 0.1, "path": str(path)})
 
 
 def test_unknown_source_lists_known_ones():
     with pytest.raises(ValueError, match="unknown dataset source 'imagenet21k'.*mnist"):
-        datasets.check("x", {"source": "imagenet21k"})
+        datasets.check("x", {"source": "imagenet21k", "eps": 0.1})

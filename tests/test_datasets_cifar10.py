@@ -29,7 +29,12 @@ def archive(tmp_path: Path) -> tuple[Path, dict[str, dict]]:
 
 
 def spec_for(path: Path) -> dict:
-    return {"source": "cifar10", "dir": str(path.parent), "md5": {cifar10.ARCHIVE: md5_of(path)}}
+    return {
+        "source": "cifar10",
+        "eps": 0.1,
+        "dir": str(path.parent),
+        "md5": {cifar10.ARCHIVE: md5_of(path)},
+    }
 
 
 def test_pixels_labels_and_classes_round_trip_exactly(archive, tmp_path: Path) -> None:
@@ -76,7 +81,9 @@ def test_published_md5_is_torchvisions() -> None:
 def test_archive_not_matching_published_md5_fails_naming_it(archive, tmp_path: Path) -> None:
     path, _ = archive
     with pytest.raises(DatasetError, match=str(path)):
-        load_dataset("cifar10", {"source": "cifar10", "dir": str(path.parent)}, tmp_path)
+        load_dataset(
+            "cifar10", {"source": "cifar10", "eps": 0.1, "dir": str(path.parent)}, tmp_path
+        )
 
 
 def test_truncated_archive_fails_naming_it(archive, tmp_path: Path) -> None:
@@ -114,20 +121,24 @@ def test_pickle_with_foreign_globals_is_refused(tmp_path: Path) -> None:
 
 def test_check_catches_missing_archive_and_bad_md5_option(tmp_path: Path, monkeypatch) -> None:
     with pytest.raises(DatasetError, match=str(tmp_path / cifar10.ARCHIVE)):
-        check_dataset("cifar10", {"source": "cifar10", "dir": str(tmp_path)})
+        check_dataset("cifar10", {"source": "cifar10", "eps": 0.1, "dir": str(tmp_path)})
     monkeypatch.setenv(cifar10.ENV_VAR, str(tmp_path / "elsewhere"))
     with pytest.raises(DatasetError, match="elsewhere"):
-        check_dataset("cifar10", {"source": "cifar10"})
+        check_dataset("cifar10", {"source": "cifar10", "eps": 0.1})
     with pytest.raises(DatasetError, match="md5"):
-        check_dataset("cifar10", {"source": "cifar10", "md5": {"data_batch_1": "0" * 32}})
+        check_dataset(
+            "cifar10", {"source": "cifar10", "eps": 0.1, "md5": {"data_batch_1": "0" * 32}}
+        )
     monkeypatch.delenv(cifar10.ENV_VAR)
-    check_dataset("cifar10", {"source": "cifar10"})  # no directory: downloads at prepare time
+    check_dataset(
+        "cifar10", {"source": "cifar10", "eps": 0.1}
+    )  # no directory: downloads at prepare time
 
 
 def test_environment_variable_names_the_directory(archive, tmp_path: Path, monkeypatch) -> None:
     path, batches = archive
     monkeypatch.setenv(cifar10.ENV_VAR, str(path.parent))
-    spec = {"source": "cifar10", "md5": {cifar10.ARCHIVE: md5_of(path)}}
+    spec = {"source": "cifar10", "eps": 0.1, "md5": {cifar10.ARCHIVE: md5_of(path)}}
     ds = load_dataset("cifar10", spec, tmp_path)
     np.testing.assert_array_equal(ds.x_test.reshape(PER_BATCH, -1), batches["test_batch"]["data"])
 
@@ -140,7 +151,7 @@ def test_without_directory_torchvision_downloads_into_resources(
     path, batches = archive
     monkeypatch.delenv(cifar10.ENV_VAR, raising=False)
     calls = patch_download(monkeypatch, {cifar10.ARCHIVE: path})
-    spec = {"source": "cifar10", "md5": {cifar10.ARCHIVE: md5_of(path)}}
+    spec = {"source": "cifar10", "eps": 0.1, "md5": {cifar10.ARCHIVE: md5_of(path)}}
     ds = load_dataset("cifar10", spec, tmp_path / "resources")
     root = tmp_path / "resources" / "cifar10"
     assert calls == [(CIFAR10.url, root, cifar10.ARCHIVE, md5_of(path))]

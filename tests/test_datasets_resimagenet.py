@@ -86,7 +86,14 @@ def add_bad_images(root: Path) -> None:
 
 
 def spec_for(root: Path, **options) -> dict:
-    return {"source": "resimagenet", "dir": str(root), "chunk": CHUNK, "workers": 1, **options}
+    return {
+        "source": "resimagenet",
+        "eps": 0.1,
+        "dir": str(root),
+        "chunk": CHUNK,
+        "workers": 1,
+        **options,
+    }
 
 
 def h5_content(path: Path) -> tuple[dict, dict]:
@@ -332,7 +339,7 @@ def test_parallel_workers_give_the_same_file(tree: Path, reference: Path, tmp_pa
 def test_check_catches_missing_tree_folders_and_bad_options(tmp_path: Path, monkeypatch) -> None:
     monkeypatch.delenv(resimagenet.ENV_VAR, raising=False)
     with pytest.raises(DatasetError, match=resimagenet.ENV_VAR):
-        check_dataset("rin", {"source": "resimagenet"})
+        check_dataset("rin", {"source": "resimagenet", "eps": 0.1})
     root = tmp_path / "tree"
     for folder in ("train", "val"):
         for s in resimagenet.synsets():
@@ -343,7 +350,7 @@ def test_check_catches_missing_tree_folders_and_bad_options(tmp_path: Path, monk
         check_dataset("rin", spec_for(root))
     monkeypatch.setenv(resimagenet.ENV_VAR, str(root))
     with pytest.raises(DatasetError, match="n02124075"):
-        check_dataset("rin", {"source": "resimagenet"})
+        check_dataset("rin", {"source": "resimagenet", "eps": 0.1})
     (root / "val" / "n02124075").mkdir()
     for bad in ({"workers": 0}, {"input_size": 80}, {"size": "72"}, {"chunk": 1.5}):
         with pytest.raises(DatasetError, match=next(iter(bad))):

@@ -28,7 +28,7 @@ def svhn_dir(tmp_path: Path) -> tuple[Path, dict[str, dict]]:
 
 def spec_for(directory: Path) -> dict:
     md5 = {f: md5_of(directory / f) for f in svhn.FILES.values()}
-    return {"source": "svhn", "dir": str(directory), "md5": md5}
+    return {"source": "svhn", "eps": 0.1, "dir": str(directory), "md5": md5}
 
 
 def test_pixels_round_trip_exactly_in_nchw(svhn_dir, tmp_path: Path) -> None:
@@ -81,7 +81,7 @@ def test_published_md5s_are_torchvisions() -> None:
 def test_file_not_matching_published_md5_fails_naming_it(svhn_dir, tmp_path: Path) -> None:
     directory, _ = svhn_dir
     with pytest.raises(DatasetError, match=str(directory / "train_32x32.mat")):
-        load_dataset("svhn", {"source": "svhn", "dir": str(directory)}, tmp_path)
+        load_dataset("svhn", {"source": "svhn", "eps": 0.1, "dir": str(directory)}, tmp_path)
 
 
 def test_truncated_file_fails_naming_it(svhn_dir, tmp_path: Path) -> None:
@@ -111,12 +111,12 @@ def test_check_catches_missing_file_and_bad_md5_option(svhn_dir, monkeypatch) ->
     directory, _ = svhn_dir
     (directory / "test_32x32.mat").unlink()
     with pytest.raises(DatasetError, match="test_32x32.mat"):
-        check_dataset("svhn", {"source": "svhn", "dir": str(directory)})
+        check_dataset("svhn", {"source": "svhn", "eps": 0.1, "dir": str(directory)})
     monkeypatch.setenv(svhn.ENV_VAR, str(directory))
     with pytest.raises(DatasetError, match="test_32x32.mat"):
-        check_dataset("svhn", {"source": "svhn"})
+        check_dataset("svhn", {"source": "svhn", "eps": 0.1})
     with pytest.raises(DatasetError, match="md5"):
-        check_dataset("svhn", {"source": "svhn", "md5": {"extra_32x32.mat": "0" * 32}})
+        check_dataset("svhn", {"source": "svhn", "eps": 0.1, "md5": {"extra_32x32.mat": "0" * 32}})
 
 
 def test_without_directory_torchvision_downloads_into_resources(

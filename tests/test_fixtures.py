@@ -54,13 +54,21 @@ def test_returned_md5s_are_those_of_every_file_written(source: str, tmp_path: Pa
 
 def test_expected_md5s_are_what_the_sources_demand(tmp_path: Path) -> None:
     written = fixtures.write_svhn(tmp_path, 12, 10, seed=0)
-    assert fixtures.expected_md5s({"source": "svhn", "md5": written}) == written
-    assert fixtures.expected_md5s({"source": "svhn"}) == svhn.MD5  # nothing stated: published
-    partial = {"source": "svhn", "md5": {svhn.FILES["test"]: written[svhn.FILES["test"]]}}
+    assert fixtures.expected_md5s({"source": "svhn", "eps": 0.1, "md5": written}) == written
+    assert (
+        fixtures.expected_md5s({"source": "svhn", "eps": 0.1}) == svhn.MD5
+    )  # nothing stated: published
+    partial = {
+        "source": "svhn",
+        "eps": 0.1,
+        "md5": {svhn.FILES["test"]: written[svhn.FILES["test"]]},
+    }
     assert fixtures.expected_md5s(partial) != written
-    assert fixtures.expected_md5s({"source": "cifar10"}) == {cifar10.ARCHIVE: cifar10.MD5}
+    assert fixtures.expected_md5s({"source": "cifar10", "eps": 0.1}) == {
+        cifar10.ARCHIVE: cifar10.MD5
+    }
     with pytest.raises(ValueError, match="resimagenet"):
-        fixtures.expected_md5s({"source": "resimagenet"})
+        fixtures.expected_md5s({"source": "resimagenet", "eps": 0.1})
 
 
 def test_cycled_labels_hold_every_class_in_a_random_order() -> None:
@@ -130,7 +138,7 @@ def test_cifar10_archive_is_laid_out_as_the_original(tmp_path: Path) -> None:
 
 def test_cifar10_fixture_loads_pixel_for_pixel(tmp_path: Path) -> None:
     md5s = fixtures.write_cifar10(tmp_path / "raw", 23, 11, seed=1)
-    spec = {"source": "cifar10", "dir": str(tmp_path / "raw"), "md5": md5s}
+    spec = {"source": "cifar10", "eps": 0.1, "dir": str(tmp_path / "raw"), "md5": md5s}
     ds = load_dataset("cifar10", spec, tmp_path / "resources")
     batches = fixtures.cifar10_batches(23, 11, seed=1)
     for split, names in cifar10.BATCHES.items():
@@ -159,7 +167,7 @@ def test_svhn_files_are_matlab_v5_with_a_fixed_header(tmp_path: Path) -> None:
 
 def test_svhn_fixture_loads_pixel_for_pixel(tmp_path: Path) -> None:
     md5s = fixtures.write_svhn(tmp_path / "raw", 23, 11, seed=1)
-    spec = {"source": "svhn", "dir": str(tmp_path / "raw"), "md5": md5s}
+    spec = {"source": "svhn", "eps": 0.1, "dir": str(tmp_path / "raw"), "md5": md5s}
     ds = load_dataset("svhn", spec, tmp_path / "resources")
     arrays = fixtures.svhn_arrays(23, 11, seed=1)
     for split, name in svhn.FILES.items():
@@ -197,7 +205,7 @@ def test_imagenet_tree_holds_varied_real_jpegs_of_every_synset(tmp_path: Path) -
 
 def test_imagenet_fixture_prepares_with_the_right_labels_and_counts(tmp_path: Path) -> None:
     fixtures.write_resimagenet(tmp_path / "raw", 2, 1, seed=0)
-    spec = {"source": "resimagenet", "dir": str(tmp_path / "raw"), "workers": 1}
+    spec = {"source": "resimagenet", "eps": 0.1, "dir": str(tmp_path / "raw"), "workers": 1}
     ds = load_dataset("resimagenet", spec, tmp_path / "resources")
     label_of = dict(fixtures.imagenet_paths(2, 1))
     per_class = np.bincount([s.label for s in resimagenet.synsets()], minlength=9)

@@ -223,7 +223,7 @@ from lolip.training.loop import train
 from lolip.training.settings import TrainSettings
 from lolip.interrupts import Interrupted
 torch.set_num_threads(1)
-ds = datasets.load("digits", {"source": "digits"}, "unused")
+ds = datasets.load("digits", {"source": "digits", "eps": 0.1}, "unused")
 torch.manual_seed(1)
 model = build_arch("DigitsCNN", in_channels=1, n_classes=10, image_size=8)
 s = TrainSettings.from_dict({"epochs": 8, "batch_size": 32, "lr": 0.0005, "milestones": [6]})

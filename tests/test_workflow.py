@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
 from tests.workflow import copy_workflow, edit_config, job_counts, snakemake
@@ -88,23 +87,6 @@ def _fails_before_any_job(wf, message):
 def test_bad_config_stops_before_any_job(wf, edit, message):
     edit_config(wf / "config/config.yaml", edit)
     _fails_before_any_job(wf, message)
-
-
-def test_missing_npz_file_stops_before_any_job(wf):
-    edit_config(
-        wf / "config/config.yaml",
-        lambda c: c["datasets"].update(mine={"source": "npz", "path": "nope.npz", "eps": 0.1}),
-    )
-    _fails_before_any_job(wf, "nope.npz")
-
-
-def test_malformed_npz_stops_before_any_job(wf):
-    np.savez(wf / "bad.npz", x_train=np.zeros((3, 4, 4)), y_train=np.zeros(3, int))
-    edit_config(
-        wf / "config/config.yaml",
-        lambda c: c["datasets"].update(mine={"source": "npz", "path": "bad.npz", "eps": 0.1}),
-    )
-    _fails_before_any_job(wf, "lacks key(s) x_test, y_test")
 
 
 def _add_mnist(wf, **extra):

@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from lolip.datasets.entry import Common, directory, md5s, parse_entry
+from lolip.datasets.entry import SourceOptions, directory, md5s, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
@@ -63,7 +63,7 @@ SIZES = {"train": 50_000, "test": 10_000}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     dir: str | None = directory(f"holds {ARCHIVE}; else ${ENV_VAR}, else download")
     md5: dict[str, str] | None = md5s(ARCHIVE)
 

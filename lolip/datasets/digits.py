@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from lolip.bounds import setting
-from lolip.datasets.entry import Common, parse_entry
+from lolip.datasets.entry import SourceOptions, parse_entry
 from lolip.datasets.prepared import Dataset
 
 N_IMAGES = 1797
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     test_fraction: float = setting(
         0.25, type="number", above=0, below=1, description="share of the images held out"
     )

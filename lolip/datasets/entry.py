@@ -1,10 +1,12 @@
-"""A config's dataset entry: the keys every source shares, and each source's own options.
+"""A config's dataset entry: the keys every entry has, and each source's own options.
 
 ``datasets.<name>`` is ``{source, eps, [drop_smallest], [training], <the source's options>}``.
-Each source module declares its options as a dataclass ``Options`` of bounded settings
-(:mod:`lolip.bounds`) on top of :class:`Common`, so an unknown key (``test_fracton``) or a
-bad value is named when the workflow loads, by the config schema generated from these
-classes and again here (:func:`parse_entry`). Torch-free.
+:class:`Common` holds the keys later steps read (the radius, the separation's dropped
+points, training settings); each source module declares how to read its data as a
+dataclass ``Options`` of bounded settings (:mod:`lolip.bounds`) on :class:`SourceOptions`.
+An unknown key (``test_fracton``) or a bad value is named when the workflow loads, by the
+config schema generated from these classes and again here (:func:`parse_entry`).
+Torch-free.
 """
 
 from __future__ import annotations
@@ -18,10 +20,19 @@ MD5 = Bound("object", items=Bound("string", pattern="[0-9a-f]{32}"))
 
 
 @dataclass(frozen=True, kw_only=True)
-class Common:
-    """The keys of every dataset entry."""
+class SourceOptions:
+    """A source's options; each source adds its own."""
 
     source: str = setting(type="string", description="where the data come from")
+
+    def __post_init__(self) -> None:
+        check_fields(self)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Common:
+    """The keys of every dataset entry that later steps read (not the preparation)."""
+
     eps: float = setting(
         type="number", above=0, maximum=1, description="l_inf radius in [0, 1] pixel units"
     )
@@ -51,8 +62,13 @@ def md5s(files: str) -> Any:
     )
 
 
+COMMON_KEYS = tuple(Common.__dataclass_fields__)
+
+
 def parse_entry(name: str, spec: Any, options: type) -> Any:
-    """The source's ``Options`` from a dataset entry; a ValueError names the dataset."""
+    """The source's ``Options`` from a dataset entry (its common keys set aside); a
+    ValueError names the dataset."""
     if not isinstance(spec, dict):
         raise ValueError(f"dataset {name!r} must be a mapping, got {spec!r}")
-    return from_mapping(options, spec, f"dataset {name!r}")
+    own = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
+    return from_mapping(options, own, f"dataset {name!r}")

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from lolip.datasets.entry import Common, directory, parse_entry
+from lolip.datasets.entry import SourceOptions, directory, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import source_dir
 
@@ -40,7 +40,7 @@ SIZES = {"train": 60_000, "test": 10_000}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     dir: str | None = directory(f"the four IDX files (.gz or raw); else ${ENV_VAR}, else download")
 
 

@@ -1,8 +1,10 @@
 """A user's own dataset as one ``.npz`` file.
 
 Keys ``x_train``, ``y_train``, ``x_test``, ``y_test``. Images are uint8 (0..255) or float
-in [0, 1], shaped NHWC, NCHW or NHW (one channel). A 4-D shape whose channel axis could be
-either (``(N, 3, 3, 3)``) is refused unless the entry's ``layout`` says which. Labels are
+in [0, 1], shaped NHWC, NCHW or NHW (one channel). A 4-D shape is read the one way that
+puts 1, 3 or 4 channels on its channel axis (and, of two such ways, the one giving square
+images); one that stays ambiguous (``(N, 3, 3, 3)``) is refused unless the entry's
+``layout`` says which. Labels are
 integers, at least two classes, every test label seen in training; they are mapped to
 0..K-1 in sorted order and the original values kept as class names.
 
@@ -21,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from lolip.bounds import setting
-from lolip.datasets.entry import Common, parse_entry
+from lolip.datasets.entry import SourceOptions, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.io import atomic_path, file_sha256
 
@@ -32,7 +34,7 @@ CHANNELS = (1, 3, 4)
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     path: str = setting(type="string", description="the .npz file")
     layout: str = setting(
         "auto",
@@ -96,6 +98,10 @@ def _layout(name: str, split: str, shape: tuple[int, ...], layout: str) -> str:
             else f"{where}: no axis of 1, 3 or 4 channels; expected NHWC, NCHW or NHW"
         )
     return readings[0]
+
+
+def _spatial(shape: tuple[int, ...], layout: str) -> tuple[int, ...]:
+    return shape[1:3] if layout == "nhwc" else shape[2:4]
 
 
 def to_nchw(x: np.ndarray, layout: str) -> np.ndarray:

@@ -54,7 +54,7 @@ import PIL
 from PIL import Image
 
 from lolip.bounds import setting
-from lolip.datasets.entry import Common, directory, parse_entry
+from lolip.datasets.entry import SourceOptions, directory, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_attrs
 from lolip.datasets.raw import source_dir
 from lolip.io import atomic_path, read_json, write_json
@@ -112,7 +112,7 @@ def synsets() -> tuple[Synset, ...]:
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     dir: str | None = directory(f"an ILSVRC2012 tree (train/, val/); else ${ENV_VAR}")
     size: int = setting(SIZE, type="integer", minimum=1, description="stored image size")
     input_size: int = setting(
@@ -167,14 +167,27 @@ def raw_files(name: str, spec: dict[str, Any]) -> list[Path]:
     return [root / folder for folder in SPLITS.values()]
 
 
+def _synset_files(root: Path) -> dict[str, list[os.DirEntry]]:
+    """Per split, the image files in the synsets' folders (any order)."""
+    return {
+        split: [
+            entry
+            for synset in synsets()
+            if (root / folder / synset.wnid).is_dir()
+            for entry in os.scandir(root / folder / synset.wnid)
+            if entry.is_file() and entry.name.lower().endswith(EXTENSIONS)
+        ]
+        for split, folder in SPLITS.items()
+    }
+
+
 def fingerprint(name: str, spec: dict[str, Any]) -> str:
-    """SHA-256 of the tree's image list with each file's size and modification time."""
-    root = _root(name, spec)
+    """SHA-256 of the tree's images: each path with its size and modification time."""
     digest = hashlib.sha256()
-    for paths, _ in list_images(root).values():
-        for path in sorted(paths):
-            st = (root / path).stat()
-            digest.update(f"{path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+    for split, entries in _synset_files(_root(name, spec)).items():
+        for entry in sorted(entries, key=lambda e: e.path):
+            st = entry.stat()
+            digest.update(f"{split}\0{entry.path}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return digest.hexdigest()
 
 
@@ -205,7 +218,7 @@ def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[st
                 f"dataset {name!r}: {str(root / 'train')!r} is not ILSVRC2012's class list: "
                 f"class index {s.index} is {wnids[s.index]}, expected {s.wnid} ({s.name})"
             )
-    return {split: len(paths) for split, (paths, _) in list_images(root).items()}
+    return {split: len(entries) for split, entries in _synset_files(root).items()}
 
 
 def list_images(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from lolip.datasets.entry import Common, directory, md5s, parse_entry
+from lolip.datasets.entry import SourceOptions, directory, md5s, parse_entry
 from lolip.datasets.prepared import Dataset, DatasetError
 from lolip.datasets.raw import check_md5_option, source_dir, verify_md5
 
@@ -37,7 +37,7 @@ SIZES = {"train": 73_257, "test": 26_032}
 
 
 @dataclass(frozen=True, kw_only=True)
-class Options(Common):
+class Options(SourceOptions):
     dir: str | None = directory(f"holds {' and '.join(MD5)}; else ${ENV_VAR}, else download")
     md5: dict[str, str] | None = md5s(", ".join(MD5))
 

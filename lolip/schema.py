@@ -1,0 +1,381 @@
+"""The workflow config's JSON schema, generated from the settings classes, and its check.
+
+Every setting's type and range is a bound of a dataclass field (:mod:`lolip.bounds`): the
+training settings, every method's hyperparameters, every attack's settings, the evaluation
+and Lipschitz settings, each dataset source's options, the fixtures. :func:`config_schema`
+assembles them, with the registries' names, into one schema; ``python -m lolip.schema``
+prints it as ``config/schema.yaml`` (committed, so a reader of the config finds every key
+documented), and a test fails when the file and the code disagree.
+
+:func:`validate` checks a config against the schema when the workflow loads and names the
+first problem by its place in the config (``datasets.digits.training.lr``), the value
+found and what was expected, with a hint where YAML read a number as text (``1e-3``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Any
+
+import yaml
+
+from lolip.bounds import describe_value, object_schema
+
+HEADER = """\
+# The workflow config's schema: every key, its type and its range. GENERATED from the
+# settings classes by `python -m lolip.schema > config/schema.yaml`; do not edit by hand
+# (tests/test_schema.py fails when this file and the code disagree).
+"""
+
+
+def _switch(key: str, classes: dict[str, type], extra: dict[str, Any]) -> dict[str, Any]:
+    """An object whose ``key`` picks its class: ``{key: name, <the class's fields>}``."""
+    cases = []
+    for name, cls in classes.items():
+        fields = object_schema(cls, required=True)
+        fields["properties"] = {key: {}, **copy.deepcopy(extra), **fields["properties"]}
+        cases.append({"if": {"properties": {key: {"const": name}}}, "then": fields})
+    return {
+        "type": "object",
+        "required": [key],
+        "properties": {key: {"enum": list(classes)}},
+        "allOf": cases,
+    }
+
+
+def _datasets() -> dict[str, Any]:
+    from lolip.datasets import SOURCES, options_class
+    from lolip.datasets.entry import Common
+
+    common = object_schema(Common)["properties"]
+    classes = {source: options_class(source) for source in SOURCES}
+    schema = _switch("source", classes, {"training": {"$ref": "#/$defs/training"}, **common})
+    for case in schema["allOf"]:
+        case["then"]["required"] = ["eps", *case["then"]["required"]]
+    return {
+        "type": "object",
+        "description": "dataset name -> source and options",
+        "minProperties": 1,
+        "additionalProperties": schema,
+    }
+
+
+def _methods() -> dict[str, Any]:
+    from lolip.methods import LOSSES, method_class
+
+    schema = _switch("loss", {loss: method_class(loss) for loss in LOSSES}, {})
+    return {
+        "type": "object",
+        "description": "method name -> {loss, hyperparameters}; a new variant is a new entry",
+        "minProperties": 1,
+        "additionalProperties": schema,
+    }
+
+
+def _evaluation() -> dict[str, Any]:
+    from lolip.attacks import ATTACKS, attack_class
+    from lolip.evaluation.settings import SPLITS, EvaluationSettings
+
+    splits = {
+        "type": "array",
+        "items": {"enum": list(SPLITS)},
+        "description": "the splits it runs on (autoattack, square: test; others: both)",
+    }
+    schema = object_schema(EvaluationSettings)
+    schema["description"] = "evaluation settings (lolip.evaluation.settings)"
+    schema["properties"]["attacks"] = {
+        "type": "object",
+        "description": "attack name -> spec; `pgd` fills the paper's adversarial columns",
+        "additionalProperties": _switch(
+            "type", {t: attack_class(t) for t in ATTACKS}, {"splits": splits}
+        ),
+    }
+    return schema
+
+
+def _training() -> dict[str, Any]:
+    from lolip.training.settings import TrainSettings
+
+    schema = object_schema(TrainSettings)
+    schema["description"] = "training settings; later levels override earlier ones"
+    return schema
+
+
+EXPERIMENTS = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["dataset"],
+        "anyOf": [{"required": ["arch", "methods"]}, {"required": ["models"]}],
+        "additionalProperties": False,
+        "properties": {
+            "dataset": {"type": "string"},
+            "arch": {"type": "string"},
+            "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+            "models": {
+                "type": "array",
+                "items": {"type": "string"},
+                "minItems": 1,
+                "description": "the original code's model strings, e.g. strades6ce-tor-CNN001",
+            },
+            "seeds": {
+                "type": "array",
+                "items": {"type": "integer", "minimum": 0},
+                "minItems": 1,
+                "default": [0],
+            },
+            "training": {"$ref": "#/$defs/training"},
+            "training_by_method": {
+                "type": "object",
+                "additionalProperties": {"$ref": "#/$defs/training"},
+            },
+            "method_overrides": {
+                "type": "object",
+                "description": "method name -> hyperparameters that differ for this group only",
+                "additionalProperties": {"type": "object"},
+            },
+            "evaluation": {"$ref": "#/$defs/evaluation"},
+        },
+    },
+}
+
+SEPARATION = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "random_labels": {"type": "boolean", "default": False},
+        "random_label_seed": {"type": "integer", "default": 0},
+        "shards": {
+            "type": "integer",
+            "minimum": 1,
+            "description": "jobs per dataset's separation (query blocks)",
+        },
+    },
+}
+
+TABLES = {
+    "type": "object",
+    "description": (
+        "model tables in the paper's layout (lolip.tables.table_specs): table name (file stem "
+        "under results/tables/) -> blocks of (dataset, arch) groups; without it, one table per "
+        "(dataset, arch) group of the run"
+    ),
+    "additionalProperties": {
+        "type": "object",
+        "required": ["blocks"],
+        "additionalProperties": False,
+        "properties": {
+            "caption": {"type": "string"},
+            "reported": {
+                "type": ["string", "null"],
+                "description": "section of reported.yaml (default: the table name)",
+            },
+            "attack": {
+                "type": "string",
+                "description": "attack of the bare adv_* columns (default: pgd)",
+            },
+            "columns": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"type": "string"},
+                "description": (
+                    "metrics: train_acc, test_acc, test_lipschitz, gap, "
+                    "adv_test_acc[_<attack>], adv_gap[_<attack>], ..."
+                ),
+            },
+            "blocks": {
+                "type": "object",
+                "minProperties": 1,
+                "description": "block name (its key in the reported.yaml section) -> models",
+                "additionalProperties": {
+                    "type": "object",
+                    "required": ["dataset", "arch"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "dataset": {"type": "string"},
+                        "arch": {"type": "string"},
+                        "dropout_arch": {
+                            "type": "string",
+                            "description": "its models fill the rows <method>+drop",
+                        },
+                        "methods": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "minItems": 1,
+                            "description": "only these methods' models (default: every one)",
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+STAIRCASE_SIZE = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["n_train", "n_test", "seed"],
+    "properties": {
+        "n_train": {"type": "integer", "minimum": 2},
+        "n_test": {"type": "integer", "minimum": 1},
+        "seed": {"type": "integer"},
+    },
+}
+
+STAIRCASE = {
+    "type": "object",
+    "description": "the 1-D staircase illustration (rules/staircase.smk)",
+    "additionalProperties": False,
+    "properties": {
+        "small": STAIRCASE_SIZE,
+        "large": STAIRCASE_SIZE,
+        "eps": {"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+        "lambda": {
+            "type": "number",
+            "exclusiveMinimum": 0,
+            "description": "smoothness penalty weight",
+        },
+        "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+    },
+}
+
+JOB_RESOURCES = {
+    "type": "object",
+    "additionalProperties": {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "threads": {"type": "integer", "minimum": 1},
+            "mem_mb": {"type": "integer", "minimum": 1},
+            "runtime": {"type": "integer", "minimum": 1, "description": "minutes"},
+            "gpu": {"type": "integer", "minimum": 0},
+        },
+    },
+}
+
+RESOURCES = {
+    "type": "object",
+    "description": (
+        "cluster resources of training/evaluation jobs over rules/resources.smk's built-in "
+        'table; per stage, entries "*" < "<dataset>" < "<arch>" < "<dataset>/<arch>" '
+        "(later wins)"
+    ),
+    "additionalProperties": False,
+    "properties": {
+        "gpu_model": {
+            "type": ["string", "null"],
+            "description": "GPU type GPU jobs ask SLURM for (else $LOLIP_SLURM_GPU_MODEL)",
+        },
+        "train": JOB_RESOURCES,
+        "evaluate": JOB_RESOURCES,
+    },
+}
+
+
+def config_schema() -> dict[str, Any]:
+    """The whole config schema."""
+    from lolip.datasets.fixtures import Fixture
+
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "description": "lolip workflow configuration",
+        "type": "object",
+        "required": ["datasets", "methods", "experiments"],
+        "additionalProperties": False,
+        "$defs": {"training": _training(), "evaluation": _evaluation()},
+        "properties": {
+            "datasets": _datasets(),
+            "fixtures": {
+                "type": "object",
+                "description": "datasets made by the workflow (rule make_fixture) -> sizes",
+                "additionalProperties": object_schema(Fixture, required=True),
+            },
+            "methods": _methods(),
+            "experiments": EXPERIMENTS,
+            "evaluation": {"$ref": "#/$defs/evaluation"},
+            "separation": SEPARATION,
+            "reported": {
+                "type": ["string", "null"],
+                "description": "the paper's reported values (config/reported.yaml); null: none",
+            },
+            "tables": TABLES,
+            "staircase": STAIRCASE,
+            "resources": RESOURCES,
+        },
+    }
+
+
+class _Dumper(yaml.SafeDumper):
+    def ignore_aliases(self, data: Any) -> bool:  # write repeated parts out in full
+        return True
+
+
+def schema_text() -> str:
+    body = yaml.dump(
+        config_schema(), Dumper=_Dumper, sort_keys=False, width=100, default_flow_style=None
+    )
+    return HEADER + body
+
+
+def load(path: str) -> dict[str, Any]:
+    with open(path) as f:
+        return yaml.safe_load(f)
+
+
+def _place(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "the config"
+
+
+def validate(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Raise ValueError naming the config's first problem (its place, value, expectation)."""
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
+    if error is None:
+        return
+    place = _place(error.absolute_path)
+    if error.validator == "additionalProperties" and "properties" in error.schema:
+        known = list(error.schema["properties"])
+        unknown = [k for k in error.instance if k not in known]
+        raise ValueError(
+            f"{place}: unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
+            f"(known: {', '.join(known)})"
+        )
+    if error.validator == "required":
+        raise ValueError(f"{place}: {error.message}")
+    raise ValueError(
+        f"{place}: got {describe_value(error.instance)}; expected {_expected(error.schema)}"
+    )
+
+
+_WORDS = {
+    "integer": "an integer",
+    "number": "a number",
+    "string": "a string",
+    "boolean": "true or false",
+    "array": "a list",
+    "object": "a mapping",
+    "null": "null",
+}
+_LIMITS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
+
+
+def _expected(fragment: dict[str, Any]) -> str:
+    """A schema fragment in words: ``a number > 0``, ``one of 'sgd', 'adam'``."""
+    if "enum" in fragment:
+        return "one of " + ", ".join(map(repr, fragment["enum"]))
+    if "const" in fragment:
+        return repr(fragment["const"])
+    types = fragment.get("type", [])
+    types = types if isinstance(types, list) else [types]
+    words = " or ".join(_WORDS.get(t, str(t)) for t in types) or "a valid value"
+    limits = [f"{op} {fragment[key]}" for key, op in _LIMITS.items() if key in fragment]
+    if "pattern" in fragment:
+        limits.append(f"matching {fragment['pattern']}")
+    return " ".join([words, " and ".join(limits)]).strip()
+
+
+if __name__ == "__main__":
+    sys.stdout.write(schema_text())
