@@ -19,7 +19,6 @@ import torch
 import lolip
 from lolip import datasets, tables
 from lolip.archs import build_arch
-from lolip.datasets.prepared import center_crop
 from lolip.io import atomic_path, read_json, write_json
 from lolip.methods import build_method, describe
 from lolip.models import load_model, save_model
@@ -145,38 +144,6 @@ def evaluate_model(
     with atomic_path(examples_out) as tmp:
         examples.to_csv(tmp, index=False)
     write_json(metrics_out, metrics)
-
-
-def compute_separation(
-    data: str,
-    summary_out: str,
-    points_out: str,
-    *,
-    eps: float,
-    drop_smallest: int,
-    label_seed: int | None,
-    threads: int,
-) -> None:
-    """Separation of one dataset on the pixels the models see (centre-cropped if stored larger)."""
-    import numba
-
-    from lolip import separation
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    ds = datasets.read_prepared(data)
-    result = separation.compute_separation(
-        center_crop(ds.x_train, ds.input_size),
-        ds.y_train,
-        center_crop(ds.x_test, ds.input_size),
-        ds.y_test,
-        pixel_max=ds.pixel_max,
-        eps=eps,
-        drop_smallest=drop_smallest,
-        label_seed=label_seed,
-        device=default_device(),
-    )
-    separation.write_points(result.points, points_out)
-    write_json(summary_out, {**result.summary, "dataset": ds.name})
 
 
 def _reference_summaries(paths: list[str]) -> dict[str, dict[str, Any]]:
