@@ -21,7 +21,15 @@ and the times these rates project for CIFAR-10, SVHN and Restricted ImageNet. Wa
 CPU time (all threads) are both printed: on a shared machine the CPU time is the
 steadier figure.
 
+With ``--shards K [K ...]``: the workflow's jobs (:mod:`lolip.separation.jobs`) on the
+prepared MNIST file, K shard jobs one after another and then the gather, with each job's
+wall and CPU time (reading the file, search, writing CSV/JSON; not the interpreter's start)
+against the unsharded run above, and a check that every K gives the same outputs.
+
     python benchmarks/separation.py [--sklearn-queries 840] [--noise-queries 2048]
+                                    [--shards 1 2 4]
+
+``--sklearn-queries 0`` and ``--noise-queries 0`` skip those parts.
 
 MNIST is read from $LOLIP_MNIST_DIR, default ../shared/data/mnist beside the repository.
 Other jobs may share the CPU: the numbers are what this run measured.
@@ -30,14 +38,18 @@ Other jobs may share the CPU: the numbers are what this run measured.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
+import tempfile
 import time
+from pathlib import Path
 
 import numba
 import numpy as np
 from common import mnist
 
-from lolip.separation import compute_separation, nearest_neighbours
+from lolip.datasets.prepared import write_prepared
+from lolip.separation import compute_separation, jobs, nearest_neighbours, read_points
 
 # (name, training points, test points, dimensions); Restricted ImageNet: 257,000 is our
 # approximation of the 9 super-classes' ILSVRC2012 training images, 10,150 validation
@@ -79,6 +91,73 @@ def sklearn_subset(x_train, y_train, queries, query_labels, own_index):
     return d_other, d_same
 
 
+def shard_table(ds, sep, ours: float, ours_cpu: float, counts: list[int]) -> None:
+    """Run the shard jobs and the gather for each K in ``counts``; print their costs."""
+    timings = ("seconds", "shard_seconds")
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "mnist.h5"
+        write_prepared(data, ds)
+        print(
+            f"\nsharded (the workflow's jobs on {data.name}, run one after another, "
+            f"{numba.get_num_threads()} threads each); ratios against the unsharded run "
+            f"above ({ours:.2f} s wall, {ours_cpu:.2f} s CPU):"
+        )
+        print(
+            f"  {'K':>2} {'job':>8} {'queries':>8} {'wall s':>8} {'CPU s':>8} "
+            f"{'wall/unsh.':>10} {'CPU/unsh.':>10}"
+        )
+        reference = None
+        for k in counts:
+            out = Path(tmp) / f"K{k}"
+            points, infos, walls, cpus = [], [], [], []
+            for i in range(1, k + 1):
+                points.append(str(out / f"{i}-of-{k}.csv"))
+                infos.append(str(out / f"{i}-of-{k}.json"))
+                _, wall, cpu = timed(
+                    jobs.compute_separation_shard,
+                    str(data),
+                    points[-1],
+                    infos[-1],
+                    shard=i,
+                    shards=k,
+                    label_seed=None,
+                    threads=numba.get_num_threads(),
+                )
+                info = json.loads(Path(infos[-1]).read_text())
+                walls.append(wall)
+                cpus.append(cpu)
+                print(
+                    f"  {k:>2} {f'{i}-of-{k}':>8} {info['stop'] - info['start']:>8} {wall:>8.2f} "
+                    f"{cpu:>8.2f} {wall / ours:>10.2f} {cpu / ours_cpu:>10.2f}"
+                )
+            summary, table = out / "summary.json", out / "points.csv"
+            _, g_wall, g_cpu = timed(
+                jobs.gather_separation,
+                points,
+                infos,
+                str(summary),
+                str(table),
+                eps=0.1,
+                drop_smallest=0,
+            )
+            print(
+                f"  {k:>2} {'gather':>8} {'':>8} {g_wall:>8.2f} {g_cpu:>8.2f} "
+                f"{g_wall / ours:>10.2f} {g_cpu / ours_cpu:>10.2f}"
+            )
+            print(
+                f"  {k:>2} {'all':>8} {'':>8} {sum(walls) + g_wall:>8.2f} "
+                f"{sum(cpus) + g_cpu:>8.2f} {(sum(walls) + g_wall) / ours:>10.2f} "
+                f"{(sum(cpus) + g_cpu) / ours_cpu:>10.2f}   "
+                f"(K machines: longest shard + gather {max(walls) + g_wall:.2f} s wall)"
+            )
+            result = json.loads(summary.read_text())
+            kept = {key: value for key, value in result.items() if key not in timings}
+            outputs = (kept, table.read_bytes())
+            reference = reference or outputs
+            same = outputs == reference and read_points(table).equals(sep.points)
+            print(f"     outputs identical to K = {counts[0]} and to the unsharded run: {same}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -92,6 +171,14 @@ def main() -> None:
         type=int,
         default=2048,
         help="queries for the near-brute-force rate at dimension 3072",
+    )
+    parser.add_argument(
+        "--shards",
+        type=int,
+        nargs="+",
+        default=[],
+        metavar="K",
+        help="also time the workflow's shard and gather jobs for each K (e.g. 1 2 4)",
     )
     args = parser.parse_args()
 
@@ -132,6 +219,9 @@ def main() -> None:
         f"ties {s['nn_tie_rate']:.2f}%"
     )
 
+    if args.shards:
+        shard_table(ds, sep, ours, ours_cpu, args.shards)
+
     def both(want_same: bool) -> None:
         nearest_neighbours(
             x_train, y_train, x_train, y_train, exclude_self=True, want_same=want_same
@@ -152,94 +242,101 @@ def main() -> None:
         "CPU (issue 8 asks <= 1.5x)"
     )
 
-    # Little pruning: uniform noise at D = 3072 puts every pair near the maximum distance,
-    # so tiles are abandoned late and the kernel runs close to brute force.
     rng = np.random.default_rng(0)
-    noise_train = rng.integers(0, 256, (73_257, 3, 32, 32), dtype=np.uint8)
-    noise_test = rng.integers(0, 256, (26_032, 3, 32, 32), dtype=np.uint8)
-    noise_labels = rng.integers(0, 10, 73_257)
-    # Two query counts: the difference cancels the one-off layout of the training set.
-    few, many = args.noise_queries // 4, args.noise_queries
-    _, few_time, few_cpu = timed(
-        nearest_neighbours,
-        noise_test[:few],
-        noise_labels[:few],
-        noise_train,
-        noise_labels,
-        exclude_self=False,
-    )
-    _, many_time, many_cpu = timed(
-        nearest_neighbours,
-        noise_test[:many],
-        noise_labels[:many],
-        noise_train,
-        noise_labels,
-        exclude_self=False,
-    )
-    noise_work = (many - few) * len(noise_train) * 3072
-    raw_rate = noise_work / (many_time - few_time)
-    raw_rate_idle = noise_work / ((many_cpu - few_cpu) / 2)
-    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
-    print(
-        f"\nlittle pruning possible (uniform noise vs {len(noise_train)} points, D = 3072): "
-        f"{few} queries {few_time:.2f} s, {many} queries {many_time:.2f} s; marginal rate "
-        f"{raw_rate:.3g} pair-dims/s wall, {raw_rate_idle:.3g} on 2 idle cores (CPU time / 2)"
-    )
-    print(
-        f"  peak memory of this process so far (SVHN-sized uint8 arrays held): {peak_gib:.2f} GiB"
-    )
+    if args.noise_queries:
+        # Little pruning: uniform noise at D = 3072 puts every pair near the maximum distance,
+        # so tiles are abandoned late and the kernel runs close to brute force.
+        noise_train = rng.integers(0, 256, (73_257, 3, 32, 32), dtype=np.uint8)
+        noise_test = rng.integers(0, 256, (26_032, 3, 32, 32), dtype=np.uint8)
+        noise_labels = rng.integers(0, 10, 73_257)
+        # Two query counts: the difference cancels the one-off layout of the training set.
+        few, many = args.noise_queries // 4, args.noise_queries
+        _, few_time, few_cpu = timed(
+            nearest_neighbours,
+            noise_test[:few],
+            noise_labels[:few],
+            noise_train,
+            noise_labels,
+            exclude_self=False,
+        )
+        _, many_time, many_cpu = timed(
+            nearest_neighbours,
+            noise_test[:many],
+            noise_labels[:many],
+            noise_train,
+            noise_labels,
+            exclude_self=False,
+        )
+        noise_work = (many - few) * len(noise_train) * 3072
+        raw_rate = noise_work / (many_time - few_time)
+        raw_rate_idle = noise_work / ((many_cpu - few_cpu) / 2)
+        peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+        print(
+            f"\nlittle pruning possible (uniform noise vs {len(noise_train)} points, D = 3072): "
+            f"{few} queries {few_time:.2f} s, {many} queries {many_time:.2f} s; marginal rate "
+            f"{raw_rate:.3g} pair-dims/s wall, {raw_rate_idle:.3g} on 2 idle cores (CPU time / 2)"
+        )
+        print(
+            "  peak memory of this process so far (SVHN-sized uint8 arrays held): "
+            f"{peak_gib:.2f} GiB"
+        )
 
-    print(
-        "\nprojected times, exact, 2 cores (pairs x dims / rate); wall rates of this run, "
-        "and in brackets CPU-time rates, i.e. 2 idle cores:"
-    )
-    print(f"  {'dataset':<20} {'pair-dims':>10} {'at MNIST rate':>22} {'at noise rate':>22}")
-    for name, n, m, d in PROJECTIONS:
-        work = (n + m) * n * d
-        mnist_rate = f"{work * ours / pair_dims:.0f} s ({work * ours_cpu / 2 / pair_dims:.0f} s)"
-        noise_rate = f"{work / raw_rate:.0f} s ({work / raw_rate_idle:.0f} s)"
-        print(f"  {name:<20} {work:>10.3g} {mnist_rate:>22} {noise_rate:>22}")
-    print(
-        "  'at MNIST rate' assumes pruning as effective as on MNIST; 'noise rate' assumes it "
-        "as weak as on uniform noise."
-    )
+        print(
+            "\nprojected times, exact, 2 cores (pairs x dims / rate); wall rates of this run, "
+            "and in brackets CPU-time rates, i.e. 2 idle cores:"
+        )
+        print(f"  {'dataset':<20} {'pair-dims':>10} {'at MNIST rate':>22} {'at noise rate':>22}")
+        for name, n, m, d in PROJECTIONS:
+            work = (n + m) * n * d
+            mnist_rate = (
+                f"{work * ours / pair_dims:.0f} s ({work * ours_cpu / 2 / pair_dims:.0f} s)"
+            )
+            noise_rate = f"{work / raw_rate:.0f} s ({work / raw_rate_idle:.0f} s)"
+            print(f"  {name:<20} {work:>10.3g} {mnist_rate:>22} {noise_rate:>22}")
+        print(
+            "  'at MNIST rate' assumes pruning as effective as on MNIST; 'noise rate' assumes it "
+            "as weak as on uniform noise."
+        )
 
-    # Reference: scikit-learn on a stratified subset, extrapolated.
-    share = args.sklearn_queries / (n_train + n_test)
-    pick_train = np.sort(rng.choice(n_train, round(share * n_train), replace=False))
-    pick_test = np.sort(rng.choice(n_test, args.sklearn_queries - len(pick_train), replace=False))
-    start, cpu = time.perf_counter(), time.process_time()
-    sk_train = sklearn_subset(
-        x_train, y_train, x_train[pick_train], y_train[pick_train], pick_train
-    )
-    sk_test = sklearn_subset(
-        x_train, y_train, x_test[pick_test], y_test[pick_test], np.full(len(pick_test), -1)
-    )
-    sk_time, sk_cpu = time.perf_counter() - start, time.process_time() - cpu
-    scale = (n_train + n_test) / args.sklearn_queries
-    sk_full, sk_full_cpu = sk_time * scale, sk_cpu * scale
-    points = sep.points
-    ours_train = points.iloc[pick_train]
-    ours_test = points.iloc[n_train + pick_test]
-    agree = all(
-        np.allclose(mine[col], theirs, rtol=0, atol=1e-6)
-        for mine, (d_other, d_same) in ((ours_train, sk_train), (ours_test, sk_test))
-        for col, theirs in (("d_other", d_other), ("d_same", d_same))
-    )
-    print(
-        f"\nscikit-learn NearestNeighbors(p=inf, algorithm='brute', n_jobs=-1), same work per "
-        f"query, on {len(pick_train)} train + {len(pick_test)} test queries: {sk_time:.1f} s "
-        f"wall, {sk_cpu:.1f} s CPU"
-    )
-    print(
-        f"  EXTRAPOLATED linearly to {n_train + n_test} queries: {sk_full:.0f} s wall "
-        f"({sk_full / 60:.1f} min), {sk_full_cpu:.0f} s CPU"
-    )
-    print(f"  distances agree with ours on the subset (|diff| <= 1e-6): {agree}")
-    print(
-        f"\nspeed-up, ours vs scikit-learn (extrapolated): {sk_full / ours:.0f}x wall "
-        f"({ours:.2f} s vs {sk_full:.0f} s), {sk_full_cpu / ours_cpu:.0f}x CPU"
-    )
+    if args.sklearn_queries:
+        # Reference: scikit-learn on a stratified subset, extrapolated.
+        share = args.sklearn_queries / (n_train + n_test)
+        pick_train = np.sort(rng.choice(n_train, round(share * n_train), replace=False))
+        pick_test = np.sort(
+            rng.choice(n_test, args.sklearn_queries - len(pick_train), replace=False)
+        )
+        start, cpu = time.perf_counter(), time.process_time()
+        sk_train = sklearn_subset(
+            x_train, y_train, x_train[pick_train], y_train[pick_train], pick_train
+        )
+        sk_test = sklearn_subset(
+            x_train, y_train, x_test[pick_test], y_test[pick_test], np.full(len(pick_test), -1)
+        )
+        sk_time, sk_cpu = time.perf_counter() - start, time.process_time() - cpu
+        scale = (n_train + n_test) / args.sklearn_queries
+        sk_full, sk_full_cpu = sk_time * scale, sk_cpu * scale
+        points = sep.points
+        ours_train = points.iloc[pick_train]
+        ours_test = points.iloc[n_train + pick_test]
+        agree = all(
+            np.allclose(mine[col], theirs, rtol=0, atol=1e-6)
+            for mine, (d_other, d_same) in ((ours_train, sk_train), (ours_test, sk_test))
+            for col, theirs in (("d_other", d_other), ("d_same", d_same))
+        )
+        print(
+            f"\nscikit-learn NearestNeighbors(p=inf, algorithm='brute', n_jobs=-1), same work per "
+            f"query, on {len(pick_train)} train + {len(pick_test)} test queries: {sk_time:.1f} s "
+            f"wall, {sk_cpu:.1f} s CPU"
+        )
+        print(
+            f"  EXTRAPOLATED linearly to {n_train + n_test} queries: {sk_full:.0f} s wall "
+            f"({sk_full / 60:.1f} min), {sk_full_cpu:.0f} s CPU"
+        )
+        print(f"  distances agree with ours on the subset (|diff| <= 1e-6): {agree}")
+        print(
+            f"\nspeed-up, ours vs scikit-learn (extrapolated): {sk_full / ours:.0f}x wall "
+            f"({ours:.2f} s vs {sk_full:.0f} s), {sk_full_cpu / ours_cpu:.0f}x CPU"
+        )
 
 
 if __name__ == "__main__":

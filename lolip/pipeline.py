@@ -16,7 +16,6 @@ import torch
 from lolip import datasets, tables
 from lolip.archs import build_arch
 from lolip.bounds import to_mapping
-from lolip.datasets.prepared import center_crop
 from lolip.devices import default_device
 from lolip.io import file_sha256, read_json, write_json
 from lolip.methods import build_method, describe
@@ -124,38 +123,6 @@ def train_model(
         "timings": {"train_seconds": time.perf_counter() - tic},
     }
     save_model(out, model, arch=arch, arch_kwargs=arch_kwargs, metadata=metadata)
-
-
-def compute_separation(
-    data: str,
-    summary_out: str,
-    points_out: str,
-    *,
-    eps: float,
-    drop_smallest: int,
-    label_seed: int | None,
-    threads: int,
-) -> None:
-    """Separation of one dataset on the pixels the models see (centre-cropped if stored larger)."""
-    import numba
-
-    from lolip import separation
-
-    numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
-    ds = datasets.read_prepared(data)
-    result = separation.compute_separation(
-        center_crop(ds.x_train, ds.input_size),
-        ds.y_train,
-        center_crop(ds.x_test, ds.input_size),
-        ds.y_test,
-        pixel_max=ds.pixel_max,
-        eps=eps,
-        drop_smallest=drop_smallest,
-        label_seed=label_seed,
-        device=default_device(),
-    )
-    separation.write_points(result.points, points_out)
-    write_json(summary_out, {**result.summary, "dataset": ds.name})
 
 
 def _reference_summaries(paths: list[str]) -> dict[str, dict[str, Any]]:

@@ -261,6 +261,16 @@ def get_separation_outputs():
     return get_separation_summaries() + get_random_label_summaries()
 
 
+def get_shard(wildcards):
+    """i of a separation shard's scatter item "i-of-K" (1-based)."""
+    return int(wildcards.scatteritem.split("-of-")[0])
+
+
+def get_shards(wildcards):
+    """K of a separation shard's scatter item "i-of-K"."""
+    return int(wildcards.scatteritem.split("-of-")[1])
+
+
 def get_model_outputs():
     return exp_paths(f"results/models/{EXP}/model.safetensors")
 

@@ -10,6 +10,7 @@
 #     gpu_model: a100        # else $LOLIP_SLURM_GPU_MODEL; only GPU jobs ask for it
 # A retried job (after an out-of-memory kill or a time-out) gets `attempt` times the memory
 # and runtime; training resumes from its checkpoint.
+import math
 import os
 import re
 
@@ -157,3 +158,55 @@ def slurm_partition_of(stage):
         return cpu_partition
 
     return partition
+
+
+# Separation (Table 1), by dataset source: a shard job's threads, its memory (the training
+# set as stored, cropped and tiled, a 8192-point float64 sample, Python and numba), and
+# the CPU minutes of *all* of a dataset's queries where pruning is as weak as on uniform
+# noise (benchmarks/separation.py's projections, doubled for a busy node). Shard i of K
+# gets 1/K of the CPU minutes plus 10 minutes to read and lay out the data.
+SEPARATION_RESOURCES = {
+    "digits": {"threads": 2, "mem_mb": 1000, "cpu_minutes": 1},
+    "mnist": {"threads": 2, "mem_mb": 2000, "cpu_minutes": 5},
+    "cifar10": {"threads": 4, "mem_mb": 3000, "cpu_minutes": 15},
+    "svhn": {"threads": 4, "mem_mb": 4000, "cpu_minutes": 35},
+    "resimagenet": {"threads": 8, "mem_mb": 20000, "cpu_minutes": 1200},
+    "npz": {"threads": 2, "mem_mb": 4000, "cpu_minutes": 120},
+}
+# The gather holds the per-point table only (about 100 bytes a point): small for any
+# dataset here.
+GATHER_RESOURCES = {"mem_mb": 2000, "runtime": 15}
+
+
+def _separation_resources(wildcards):
+    source = config["datasets"][wildcards.dataset]["source"]
+    if source not in SEPARATION_RESOURCES:
+        raise WorkflowError(
+            f"no separation resources for source {source!r} (known: "
+            f"{', '.join(SEPARATION_RESOURCES)}); add it to SEPARATION_RESOURCES in "
+            f"rules/resources.smk"
+        )
+    return SEPARATION_RESOURCES[source]
+
+
+def separation_threads(wildcards):
+    return _separation_resources(wildcards)["threads"]
+
+
+def separation_mem_mb(wildcards, attempt):
+    return _separation_resources(wildcards)["mem_mb"] * attempt
+
+
+def separation_runtime(wildcards, attempt):
+    """Minutes of shard i of K (the K of its scatter item "i-of-K")."""
+    res = _separation_resources(wildcards)
+    shards = int(wildcards.scatteritem.split("-of-")[1])
+    return (10 + math.ceil(res["cpu_minutes"] / (res["threads"] * shards))) * attempt
+
+
+def gather_mem_mb(wildcards, attempt):
+    return GATHER_RESOURCES["mem_mb"] * attempt
+
+
+def gather_runtime(wildcards, attempt):
+    return GATHER_RESOURCES["runtime"] * attempt

@@ -25,6 +25,22 @@ def mnist_raw_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def digits_data():
+    """sklearn's digits as uint8 NCHW images (0..16) and labels (tests/brute_force.py)."""
+    from tests.brute_force import digits_images
+
+    return digits_images()
+
+
+@pytest.fixture(scope="session")
+def mnist_subset(mnist_raw_dir):
+    """1500 training and 200 test images of real MNIST, uint8 NCHW."""
+    from tests.brute_force import mnist_sample
+
+    return mnist_sample(mnist_raw_dir)
+
+
+@pytest.fixture(scope="session")
 def digits():
     from lolip import datasets
 

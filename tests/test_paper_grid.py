@@ -53,6 +53,8 @@ def test_paper_grid_trains_every_model_of_every_table(paper_dry_run):
     counts = job_counts(paper_dry_run.stdout)
     assert counts["train_model"] == counts["evaluate_model"] == sum(TRAININGS.values()) == 55
     assert counts["prepare_dataset"] == counts["compute_separation"] == 4
+    assert counts["compute_separation_shard"] == 4
+    assert counts["compute_separation_random_labels_shard"] == 4
     assert counts["compute_separation_random_labels"] == 4
     assert counts["make_separation_table"] == 1
     assert counts["make_model_table"] == len(PAPER["tables"]) == 4

@@ -131,6 +131,27 @@ def test_changing_one_hyperparameter_reruns_only_its_chain(run, tmp_path):
     assert "prepare_dataset" not in counts and "compute_separation" not in counts
 
 
+def _without_timings(path):
+    summary = json.loads(path.read_text())
+    return {k: v for k, v in summary.items() if k not in ("seconds", "shard_seconds")}
+
+
+def test_three_shards_give_the_outputs_of_one(run, tmp_path):
+    wf = copy_workflow(tmp_path / "three")
+    edit_config(wf / "config/config.yaml", lambda c: c["separation"].update(shards=3))
+    proc = snakemake(wf, "--cores", "2", "separation")
+    counts = job_counts(proc.stdout + proc.stderr)
+    assert counts["compute_separation_shard"] == 3
+    assert counts["compute_separation_random_labels_shard"] == 3
+    for stem in ("digits", "digits_random_labels"):
+        one, three = run / "results/separation", wf / "results/separation"
+        assert (three / f"{stem}_points.csv").read_bytes() == (
+            one / f"{stem}_points.csv"
+        ).read_bytes()
+        assert _without_timings(three / f"{stem}.json") == _without_timings(one / f"{stem}.json")
+        assert len(json.loads((three / f"{stem}.json").read_text())["shard_seconds"]) == 3
+
+
 def test_custom_npz_dataset_runs_through_the_same_rules(run):
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (60, 6, 6, 3), dtype=np.uint8)

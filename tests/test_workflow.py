@@ -18,11 +18,33 @@ def test_default_dag_has_every_stage(wf):
     out = snakemake(wf, "-n").stdout
     counts = job_counts(out)
     assert counts["prepare_dataset"] == 1
-    assert counts["compute_separation"] == 1
+    assert counts["compute_separation_shard"] == counts["compute_separation"] == 1
+    assert counts["compute_separation_random_labels_shard"] == 1
     assert counts["compute_separation_random_labels"] == 1
     assert counts["train_model"] == len(METHODS)
     assert counts["evaluate_model"] == len(METHODS)
     assert counts["make_model_table"] == 1 and counts["make_separation_table"] == 1
+
+
+def test_separation_shards_are_one_job_per_query_block_and_one_gather(wf):
+    edit_config(wf / "config/config.yaml", lambda c: c["separation"].update(shards=3))
+    out = snakemake(wf, "-n", "separation").stdout
+    counts = job_counts(out)
+    assert counts["compute_separation_shard"] == 3
+    assert counts["compute_separation_random_labels_shard"] == 3
+    assert counts["compute_separation"] == counts["compute_separation_random_labels"] == 1
+    for stem in ("digits", "digits_random_labels"):
+        shards = [f"results/separation/shards/{stem}/{i}-of-3" for i in (1, 2, 3)]
+        gather_input = ", ".join([f"{s}.csv" for s in shards] + [f"{s}.json" for s in shards])
+        assert f"input: {gather_input}\n" in out
+        for shard in shards:
+            assert f"output: {shard}.csv, {shard}.json\n" in out
+
+
+def test_set_scatter_overrides_the_configured_shards(wf):
+    out = snakemake(wf, "-n", "separation", "--set-scatter", "separation=4").stdout
+    assert job_counts(out)["compute_separation_shard"] == 4
+    assert "results/separation/shards/digits/4-of-4.csv" in out
 
 
 @pytest.mark.parametrize("target", ["datasets", "separation", "train", "evaluate", "tables"])
@@ -82,6 +104,7 @@ def _fails_before_any_job(wf, message):
             lambda c: c["datasets"]["digits"]["training"].update(optimizer="rmsprop"),
             "rmsprop",
         ),
+        (lambda c: c["separation"].update(shards=0), "shards"),
     ],
 )
 def test_bad_config_stops_before_any_job(wf, edit, message):

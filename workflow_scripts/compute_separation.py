@@ -1,18 +1,14 @@
-"""Rule compute_separation: exact l_inf separation and the 1-NN classifier of one dataset."""
+"""Rule compute_separation: a dataset's shards gathered into its separation and 1-NN summary."""
 
-import torch
-
-from lolip import pipeline
 from lolip.progress import setup_logging
+from lolip.separation import jobs
 
 setup_logging(snakemake.log[0])
-torch.set_num_threads(snakemake.threads)
-pipeline.compute_separation(
-    snakemake.input[0],
+jobs.gather_separation(
+    list(snakemake.input.points),
+    list(snakemake.input.info),
     snakemake.output.summary,
     snakemake.output.points,
     eps=snakemake.params.eps,
     drop_smallest=snakemake.params.drop_smallest,
-    label_seed=snakemake.params.label_seed,
-    threads=snakemake.threads,
 )
