@@ -2,8 +2,9 @@
 
 :func:`job` wraps the call a thin ``workflow_scripts/`` script makes: it sends the job's
 log records and stderr to the rule's ``log:`` file (warnings also to the console), makes
-SIGTERM an interrupt (:mod:`lolip.interrupts`), sets torch's thread count to the rule's
-``threads``, and sorts failures into two kinds:
+SIGTERM an interrupt (:mod:`lolip.interrupts`), claims a GPU of its own if the rule
+declares ``gpu > 0`` (:func:`lolip.devices.claim_gpu`), sets torch's thread count to the
+rule's ``threads``, and sorts failures into two kinds:
 
 - *resource* failures (out of memory, a time limit, pre-emption, an interrupt), which a
   retry with more memory or time can cure: Snakemake retries them (``retries:``);
@@ -48,6 +49,12 @@ def job(snakemake: Any, *, torch_threads: bool = True) -> Iterator[None]:
     marker.unlink(missing_ok=True)
     setup_logging(snakemake.log[0])
     terminate_as_interrupt()
+    if snakemake.resources.get("gpu", 0) > 0:
+        # Before anything initialises CUDA; outside the try: a job that found no free GPU
+        # is retried.
+        from lolip.devices import claim_gpu
+
+        claim_gpu(label=snakemake.log[0])
     if torch_threads:
         import torch
 
