@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -49,12 +50,16 @@ def job(snakemake: Any, *, torch_threads: bool = True) -> Iterator[None]:
     marker.unlink(missing_ok=True)
     setup_logging(snakemake.log[0])
     terminate_as_interrupt()
-    if snakemake.resources.get("gpu", 0) > 0:
+    gpus = snakemake.resources.get("gpu")
+    if gpus:
         # Before anything initialises CUDA; outside the try: a job that found no free GPU
         # is retried.
         from lolip.devices import claim_gpu
 
         claim_gpu(label=snakemake.log[0])
+    elif gpus == 0:
+        # A job that declares no GPU computes on the CPU, not on a GPU another job claimed.
+        os.environ["CUDA_VISIBLE_DEVICES"] = ""
     if torch_threads:
         import torch
 

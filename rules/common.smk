@@ -289,7 +289,8 @@ def get_staircase_outputs():
 
 def get_all_outputs():
     """Everything; for a report alone (`snakemake --report`), what has been made so far, so
-    that a report after a partial run shows what exists instead of failing on the rest."""
+    that a report after a partial run shows what exists instead of failing on the rest.
+    """
     outputs = _all_outputs()
     if snakemake_hooks.reporting():
         return [p for p in outputs if os.path.exists(p)]

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lolip.bounds import Bound, check_fields, from_mapping, setting
+from lolip.datasets.prepared import DatasetError
 
 MD5 = Bound("object", items=Bound("string", pattern="[0-9a-f]{32}"))
 
@@ -71,4 +72,7 @@ def parse_entry(name: str, spec: Any, options: type) -> Any:
     if not isinstance(spec, dict):
         raise ValueError(f"dataset {name!r} must be a mapping, got {spec!r}")
     own = {k: v for k, v in spec.items() if k not in COMMON_KEYS}
-    return from_mapping(options, own, f"dataset {name!r}")
+    try:
+        return from_mapping(options, own, f"dataset {name!r}")
+    except ValueError as err:
+        raise DatasetError(str(err)) from None

@@ -90,6 +90,9 @@ def _layout(name: str, split: str, shape: tuple[int, ...], layout: str) -> str:
     readings = [
         axes for axes, channels in (("nhwc", shape[-1]), ("nchw", shape[1])) if channels in CHANNELS
     ]
+    if len(readings) == 2:  # prefer the reading with square images, if only one has them
+        square = [a for a in readings if len(set(_spatial(shape, a))) == 1]
+        readings = square if len(square) == 1 else readings
     if len(readings) != 1:
         raise DatasetError(
             f"{where}, which reads as both NHWC and NCHW: say which with "
