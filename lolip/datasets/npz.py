@@ -3,6 +3,9 @@
 Keys ``x_train``, ``y_train``, ``x_test``, ``y_test``. Images are uint8 (0..255) or float
 in [0, 1], shaped NHWC or NCHW (or NHW for one channel). Labels are any integers; they are
 mapped to 0..K-1 in sorted order and the original values kept as class names.
+
+:func:`read_splits` gives the checked arrays; ``lolip evaluate`` reads an ``.npz`` with it,
+where the training split may be left out (``train_optional``).
 """
 
 from __future__ import annotations
@@ -27,15 +30,16 @@ def _path(name: str, spec: dict[str, Any]) -> Path:
     return path
 
 
-def _open(name: str, path: Path) -> np.lib.npyio.NpzFile:
+def _open(name: str, path: Path, keys: tuple[str, ...] = KEYS) -> np.lib.npyio.NpzFile:
     try:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise DatasetError(f"dataset {name!r}: {str(path)!r} is not a readable npz: {err}") from err
     if not isinstance(archive, np.lib.npyio.NpzFile):
         raise DatasetError(f"dataset {name!r}: {str(path)!r} is a single array, not an npz")
-    missing = [k for k in KEYS if k not in archive.files]
+    missing = [k for k in keys if k not in archive.files]
     if missing:
+        archive.close()
         raise DatasetError(
             f"dataset {name!r}: {str(path)!r} lacks key(s) {', '.join(missing)} "
             f"(has: {', '.join(archive.files)})"
@@ -82,29 +86,50 @@ def _pixels(name: str, split: str, x: np.ndarray) -> np.ndarray:
     return x.astype(np.float32)
 
 
-def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
-    path = _path(name, spec)
-    with _open(name, path) as archive:
-        raw = {k: archive[k] for k in KEYS}
-    for split in ("train", "test"):
-        _check_labels(name, split, raw[f"x_{split}"], raw[f"y_{split}"])
-    xs = {s: _pixels(name, s, _to_nchw(name, s, raw[f"x_{s}"])) for s in ("train", "test")}
-    if xs["train"].dtype != xs["test"].dtype:
+def read_splits(
+    name: str, path: str | Path, *, train_optional: bool = False
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+    """Each split's images (NCHW, uint8 or float32 in [0, 1]) and labels (0..K-1), and the
+    class names (the sorted label values of the training split, else of the test split).
+
+    With ``train_optional`` an npz without both ``x_train`` and ``y_train`` gives the test
+    split alone; one of the two without the other is an error.
+    """
+    path = Path(path)
+    splits = ("train", "test")
+    if train_optional:
+        with _open(name, path, ()) as archive:
+            if "x_train" not in archive.files and "y_train" not in archive.files:
+                splits = ("test",)
+    with _open(name, path, tuple(f"{a}_{s}" for s in splits for a in "xy")) as archive:
+        raw = {s: (archive[f"x_{s}"], archive[f"y_{s}"]) for s in splits}
+    for split, (x, y) in raw.items():
+        _check_labels(name, split, x, y)
+    xs = {s: _pixels(name, s, _to_nchw(name, s, x)) for s, (x, _) in raw.items()}
+    if len({x.dtype for x in xs.values()}) > 1:
         xs = {s: x.astype(np.float32) / 255 if x.dtype == np.uint8 else x for s, x in xs.items()}
-    values = np.unique(raw["y_train"])
-    unseen = np.setdiff1d(raw["y_test"], values)
+    values = np.unique(raw[splits[0]][1])
+    unseen = np.setdiff1d(raw["test"][1], values)
     if unseen.size:
         raise DatasetError(
             f"dataset {name!r}: test labels {unseen.tolist()} never occur in the training set"
         )
+    arrays = {s: (xs[s], np.searchsorted(values, raw[s][1]).astype(np.int64)) for s in splits}
+    return arrays, [str(v) for v in values.tolist()]
+
+
+def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
+    path = _path(name, spec)
+    arrays, classes = read_splits(name, path)
+    (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     return Dataset(
         name=name,
         source="npz",
-        x_train=xs["train"],
-        y_train=np.searchsorted(values, raw["y_train"]).astype(np.int64),
-        x_test=xs["test"],
-        y_test=np.searchsorted(values, raw["y_test"]).astype(np.int64),
-        pixel_max=255.0 if xs["train"].dtype == np.uint8 else 1.0,
-        classes=[str(v) for v in values.tolist()],
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        pixel_max=255.0 if x_train.dtype == np.uint8 else 1.0,
+        classes=classes,
         provenance={"origin": "npz", "path": str(path.resolve())},
     )
