@@ -84,7 +84,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     evaluate = commands.add_parser(
         "evaluate",
-        help="evaluate a model under the paper's protocol (metrics.json, examples.csv)",
+        help="evaluate a model under the paper's protocol",
         description="Evaluate MODEL on DATA at radius EPS under the paper's protocol "
         "(clean, PGD and the configured attacks, the local Lipschitz estimate, every "
         "soundness check) and write DIR/metrics.json and DIR/examples.csv as the workflow's "
