@@ -22,6 +22,7 @@ include: "rules/report.smk"
 include: "rules/tables.smk"
 include: "rules/staircase.smk"
 include: "rules/figures.smk"
+include: "rules/robustbench.smk"
 
 
 rule all:
@@ -63,3 +64,8 @@ rule staircase:
 rule figures:
     input:
         get_figure_outputs(),
+
+
+rule robustbench:
+    input:
+        get_robustbench_outputs(),

@@ -20,8 +20,9 @@ classifier of the paper's existence theorem on the block's dataset
 attack), and its exact local Lipschitz constant ``1/r`` in the Lipschitz column.
 
 Every table is written as CSV (all numbers: ``col``, ``col_std``, ``col_paper``,
-``col_diff`` plus ``status`` and ``n_seeds``), Markdown, LaTeX and HTML (for the
-Snakemake report), each atomically.
+``col_diff`` plus ``status``, ``n_seeds`` and, in a model table, ``attack``: the attack of
+its bare adversarial columns), Markdown, LaTeX and HTML (for the Snakemake report), each
+atomically.
 """
 
 from __future__ import annotations
@@ -418,7 +419,10 @@ def model_table(
                 row[f"{col}_diff"] = row[col] - row[f"{col}_paper"]
             out.append(row)
         out.append(_nn_row(block, columns, separation.get(block.dataset)))
-    return pd.DataFrame(out)
+    df = pd.DataFrame(out)
+    # The CSV says which attack its bare adversarial columns are (lolip summary labels them).
+    df.insert(df.columns.get_loc("row") + 1, "attack", spec.attack)
+    return df
 
 
 def _block_row(block: Block, name: str, status: str, n_seeds: int) -> dict[str, Any]:

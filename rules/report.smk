@@ -3,8 +3,9 @@
 # table per (dataset, arch) group), their inputs and the report's tables and figures.
 # Functions and the `table` wildcard constraint only (no rules), so that `snakemake --lint`
 # keeps them apart from the rules.
+from lolip import robustbench
 from lolip.archs import ARCHS
-from lolip.tables import TABLE_EXTS, TableError, table_specs
+from lolip.tables import TABLE_EXTS, TableError, load_reported, table_specs
 
 ATTACKS = {"pgd"} | {
     name for e in EXPERIMENTS for name in e.evaluation.get("attacks", {})
@@ -65,3 +66,27 @@ def get_figure_outputs():
     return figures + expand(
         "results/figures/separation_{dataset}.png", dataset=DATASETS
     )
+
+
+# The RobustBench export (rules/robustbench.smk): its output paths and each model's
+# paper values (lolip.robustbench).
+
+ROBUSTBENCH = (
+    "results/robustbench/{dataset}/"
+    + robustbench.THREAT_MODEL
+    + "/"
+    + robustbench.model_id("{arch}", "{method}", "{seed}")
+    + ".json"
+)
+REPORTED = load_reported(get_reported())
+
+
+def get_robustbench_outputs():
+    """One model-info JSON per model of the run."""
+    return exp_paths(ROBUSTBENCH)
+
+
+def get_robustbench_reported(wildcards):
+    """The paper's clean and PGD accuracy of the model, where reported.yaml has them."""
+    e = get_experiment(wildcards)
+    return robustbench.paper_values(REPORTED, TABLES, e.dataset, e.arch, e.method)

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from lolip import datasets
+from lolip.datasets import npz
 from lolip.datasets.prepared import Dataset, DatasetError, Split, read_prepared, write_prepared
 
 
@@ -151,6 +152,38 @@ def test_malformed_npz_is_rejected_naming_the_problem(tmp_path, arrays, message)
     np.savez(path, **arrays)
     with pytest.raises(DatasetError, match=message):
         datasets.load("bad", {"source": "npz", "eps": 0.1, "path": str(path)})
+
+
+def test_npz_without_training_split_gives_the_test_split_when_optional(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (6, 4, 4), dtype=np.uint8)
+    path = tmp_path / "t.npz"
+    np.savez(path, x_test=x, y_test=np.array([2, 0, 2, 5, 0, 5]))
+    arrays, classes = npz.read_splits("t", path, train_optional=True)
+    assert list(arrays) == ["test"] and classes == ["0", "2", "5"]
+    np.testing.assert_array_equal(arrays["test"][0], x[:, None])
+    np.testing.assert_array_equal(arrays["test"][1], [1, 0, 1, 2, 0, 2])
+    with pytest.raises(DatasetError, match="lacks key.*x_train, y_train"):
+        npz.read_splits("t", path)
+
+
+def test_npz_with_half_a_training_split_is_rejected(tmp_path):
+    path = tmp_path / "h.npz"
+    np.savez(path, x_train=np.zeros((2, 4, 4)), x_test=np.zeros((2, 4, 4)), y_test=np.zeros(2, int))
+    with pytest.raises(DatasetError, match="lacks key.*y_train"):
+        npz.read_splits("h", path, train_optional=True)
+
+
+def test_npz_read_splits_is_what_the_source_loads(tmp_path):
+    rng = np.random.default_rng(1)
+    path = tmp_path / "d.npz"
+    x = rng.integers(0, 256, (8, 3, 4, 4), dtype=np.uint8)
+    np.savez(path, x_train=x, y_train=rng.choice([1, 4], 8), x_test=x[:3], y_test=[4, 1, 4])
+    arrays, classes = npz.read_splits("d", path, train_optional=True)
+    ds = datasets.load("d", {"source": "npz", "path": str(path)})
+    assert classes == ds.classes
+    for split, (xs, ys) in arrays.items():
+        np.testing.assert_array_equal(xs, ds.arrays(split)[0])
+        np.testing.assert_array_equal(ys, ds.arrays(split)[1])
 
 
 def test_npz_not_a_zip_is_rejected(tmp_path):

@@ -226,6 +226,14 @@ def test_adversarial_columns_follow_the_tables_attack():
     assert tables.column_label("adv_test_acc") == "adv test acc"
 
 
+def test_model_table_csv_names_the_attack_of_its_bare_columns(tmp_path):
+    spec = TableSpec("t", (Block("b", "mnist", "CNN001"),), columns=("adv_test_acc",), attack="mt")
+    df = tables.model_table(spec, [fake_metrics("mnist", "CNN001", "at", 0)])
+    out = [tmp_path / f"t.{ext}" for ext in tables.TABLE_EXTS]
+    tables.write_model_table(df, spec, out, caption="c")
+    assert set(tables.read_table(out[0])["attack"]) == {"mt"}
+
+
 def test_attack_not_evaluated_is_not_available():
     spec = TableSpec("t", (Block("b", "mnist", "CNN001"),), columns=("adv_test_acc",), attack="aa")
     row = tables.model_table(spec, [fake_metrics("mnist", "CNN001", "at", 0)]).iloc[0]

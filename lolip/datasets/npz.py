@@ -10,6 +10,8 @@ integers, at least two classes, every test label seen in training; they are mapp
 
 Everything is checked when the workflow loads (:func:`check`); the verdict is remembered
 under the file's SHA-256, so a large file is read once, not on every invocation.
+:func:`read_splits` gives the checked arrays; ``lolip evaluate`` reads an ``.npz`` with it,
+where the training split may be left out (``train_optional``).
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ def _path(name: str, spec: dict[str, Any]) -> Path:
     return path
 
 
-def _open(name: str, path: Path) -> np.lib.npyio.NpzFile:
+def _open(name: str, path: Path, keys: tuple[str, ...] = KEYS) -> np.lib.npyio.NpzFile:
     if not zipfile.is_zipfile(path):
         raise DatasetError(
             f"dataset {name!r}: {str(path)!r} is not an .npz file (not a zip archive); "
@@ -65,8 +67,11 @@ def _open(name: str, path: Path) -> np.lib.npyio.NpzFile:
         archive = np.load(path, allow_pickle=False)
     except (OSError, ValueError, zipfile.BadZipFile) as err:
         raise DatasetError(f"dataset {name!r}: {str(path)!r} is not a readable npz: {err}") from err
-    missing = [k for k in KEYS if k not in archive.files]
+    if not isinstance(archive, np.lib.npyio.NpzFile):
+        raise DatasetError(f"dataset {name!r}: {str(path)!r} is a single array, not an npz")
+    missing = [k for k in keys if k not in archive.files]
     if missing:
+        archive.close()
         raise DatasetError(
             f"dataset {name!r}: {str(path)!r} lacks key(s) {', '.join(missing)} "
             f"(has: {', '.join(archive.files)})"
@@ -131,9 +136,9 @@ def _check_pixels(name: str, split: str, x: np.ndarray) -> None:
         )
 
 
-def _check_labels(name: str, raw: dict[str, np.ndarray]) -> np.ndarray:
-    """The sorted training label values, after checking both splits' labels."""
-    for split in SPLITS:
+def _check_labels(name: str, raw: dict[str, np.ndarray], splits: tuple[str, ...]) -> np.ndarray:
+    """The sorted label values of the first split (training), after checking every split's."""
+    for split in splits:
         x, y = raw[f"x_{split}"], raw[f"y_{split}"]
         where = f"dataset {name!r}: y_{split}"
         if len(x) == 0:
@@ -144,10 +149,11 @@ def _check_labels(name: str, raw: dict[str, np.ndarray]) -> np.ndarray:
             raise DatasetError(f"{where} must be a vector of {len(x)} labels, got shape {y.shape}")
         if not np.issubdtype(y.dtype, np.integer):
             raise DatasetError(f"{where} must hold integers, got {y.dtype}")
-    values = np.unique(raw["y_train"])
+    first = splits[0]
+    values = np.unique(raw[f"y_{first}"])
     if len(values) < 2:
         raise DatasetError(
-            f"dataset {name!r}: y_train holds one class ({values.tolist()}); a classifier "
+            f"dataset {name!r}: y_{first} holds one class ({values.tolist()}); a classifier "
             "needs at least two"
         )
     unseen = np.setdiff1d(raw["y_test"], values)
@@ -158,18 +164,20 @@ def _check_labels(name: str, raw: dict[str, np.ndarray]) -> np.ndarray:
     return values
 
 
-def _validated(name: str, path: Path, layout: str) -> dict[str, Any]:
-    """Every check of the file; returns what the workflow needs of it."""
-    with _open(name, path) as archive:
-        raw = {k: archive[k] for k in KEYS}
-    layouts = {s: _layout(name, s, raw[f"x_{s}"].shape, layout) for s in SPLITS}
-    for split in SPLITS:
+def _validated(
+    name: str, path: Path, layout: str, splits: tuple[str, ...] = SPLITS
+) -> dict[str, Any]:
+    """Every check of the file's ``splits``; returns what the workflow needs of it."""
+    with _open(name, path, tuple(f"{a}_{s}" for s in splits for a in "xy")) as archive:
+        raw = {f"{a}_{s}": archive[f"{a}_{s}"] for s in splits for a in "xy"}
+    layouts = {s: _layout(name, s, raw[f"x_{s}"].shape, layout) for s in splits}
+    for split in splits:
         _check_pixels(name, split, raw[f"x_{split}"])
-    values = _check_labels(name, raw)
+    values = _check_labels(name, raw, splits)
     return {
-        "sizes": {s: len(raw[f"y_{s}"]) for s in SPLITS},
+        "sizes": {s: len(raw[f"y_{s}"]) for s in splits},
         "layouts": layouts,
-        "classes": [str(v) for v in values.tolist()],
+        "values": values,
         "raw": raw,
     }
 
@@ -192,23 +200,43 @@ def check(name: str, spec: dict[str, Any], cache: Path | None = None) -> dict[st
     return sizes
 
 
+def read_splits(
+    name: str, path: str | Path, *, layout: str = "auto", train_optional: bool = False
+) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], list[str]]:
+    """Each split's images (NCHW, uint8 or float32 in [0, 1]) and labels (0..K-1), and the
+    class names (the sorted label values of the training split, else of the test split).
+
+    With ``train_optional`` an npz without both ``x_train`` and ``y_train`` gives the test
+    split alone; one of the two without the other is an error.
+    """
+    path = Path(path)
+    splits = SPLITS
+    if train_optional:
+        with _open(name, path, ()) as archive:
+            if "x_train" not in archive.files and "y_train" not in archive.files:
+                splits = ("test",)
+    checked = _validated(name, path, layout, splits)
+    raw, values = checked["raw"], checked["values"]
+    xs = {s: to_nchw(raw[f"x_{s}"], checked["layouts"][s]) for s in splits}
+    xs = {s: x if x.dtype == np.uint8 else x.astype(np.float32) for s, x in xs.items()}
+    if len({x.dtype for x in xs.values()}) > 1:
+        xs = {s: x.astype(np.float32) / 255 if x.dtype == np.uint8 else x for s, x in xs.items()}
+    labels = {s: np.searchsorted(values, raw[f"y_{s}"]).astype(np.int64) for s in splits}
+    return {s: (xs[s], labels[s]) for s in splits}, [str(v) for v in values.tolist()]
+
+
 def load(name: str, spec: dict[str, Any], resources: Path) -> Dataset:
     path = _path(name, spec)
-    checked = _validated(name, path, parse_entry(name, spec, Options).layout)
-    raw = checked["raw"]
-    xs = {s: to_nchw(raw[f"x_{s}"], checked["layouts"][s]) for s in SPLITS}
-    xs = {s: x if x.dtype == np.uint8 else x.astype(np.float32) for s, x in xs.items()}
-    if xs["train"].dtype != xs["test"].dtype:
-        xs = {s: x.astype(np.float32) / 255 if x.dtype == np.uint8 else x for s, x in xs.items()}
-    values = np.unique(raw["y_train"])
+    arrays, classes = read_splits(name, path, layout=parse_entry(name, spec, Options).layout)
+    (x_train, y_train), (x_test, y_test) = arrays["train"], arrays["test"]
     return Dataset(
         name=name,
         source="npz",
-        x_train=xs["train"],
-        y_train=np.searchsorted(values, raw["y_train"]).astype(np.int64),
-        x_test=xs["test"],
-        y_test=np.searchsorted(values, raw["y_test"]).astype(np.int64),
-        pixel_max=255.0 if xs["train"].dtype == np.uint8 else 1.0,
-        classes=checked["classes"],
+        x_train=x_train,
+        y_train=y_train,
+        x_test=x_test,
+        y_test=y_test,
+        pixel_max=255.0 if x_train.dtype == np.uint8 else 1.0,
+        classes=classes,
         provenance={"origin": "npz", "path": str(path.resolve()), "sha256": file_sha256(path)},
     )

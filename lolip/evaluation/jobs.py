@@ -183,7 +183,20 @@ def evaluate_model(
     lip = _concat([read_part(*p) for p in lipschitz])
     parts = {name: _concat([read_part(*p) for p in paths]) for name, paths in attacks.items()}
     metrics, examples = gather(eps, settings, checked["checks"], lip, parts)
-    meta = read_metadata(model_path)
+    provenance = {
+        "evaluation": checked["provenance"],
+        "lipschitz": [r["provenance"] for r in lip[1]],
+        "attacks": {n: [r["provenance"] for r in recs] for n, (_, recs) in parts.items()},
+    }
+    add_model_metadata(metrics, read_metadata(model_path), provenance)
+    write_evaluation(metrics, examples, metrics_out, examples_out)
+
+
+def add_model_metadata(
+    metrics: dict[str, Any], meta: dict[str, Any], provenance: dict[str, Any]
+) -> None:
+    """Put a lolip model file's metadata (:func:`lolip.model_file.read_metadata`) into an
+    evaluation's ``metrics``, with the evaluation's ``provenance`` beside its training's."""
     metrics.update(
         dataset=meta["dataset"],
         arch=meta["arch"],
@@ -192,14 +205,19 @@ def evaluate_model(
         method_resolved=meta["method_resolved"],
         training=meta["training"],
         history=meta["history"],
-        provenance={
-            "evaluation": checked["provenance"],
-            "lipschitz": [r["provenance"] for r in lip[1]],
-            "attacks": {n: [r["provenance"] for r in recs] for n, (_, recs) in parts.items()},
-            "training": meta["provenance"],
-        },
+        provenance={**provenance, "training": meta["provenance"]},
     )
     metrics["seconds"]["training"] = meta["timings"]["train_seconds"]
+
+
+def write_evaluation(
+    metrics: dict[str, Any],
+    examples: pd.DataFrame,
+    metrics_out: str | os.PathLike,
+    examples_out: str | os.PathLike,
+) -> None:
+    """Write ``metrics.json`` and ``examples.csv``, each atomically (the examples first, so
+    a finished ``metrics.json`` means both are there)."""
     with atomic_path(examples_out) as tmp:
         examples.to_csv(tmp, index=False)
     write_json(metrics_out, metrics)
