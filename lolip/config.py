@@ -8,6 +8,7 @@ evaluate it. Training settings are merged in order of precedence (later wins):
 3. the original model string's own settings (``...-adambs128``), for groups that name
    their models the original's way (``models:``)
 4. ``experiments[i].training_by_method``  (e.g. SVHN's lr 1e-3 for AT, RST and LLR)
+5. ``training_overrides``                 (every experiment: e.g. a smoke run's short epochs)
 
 A group's ``method_overrides`` changes a method's hyperparameters for that group only
 (Restricted ImageNet's LLR uses lambda 3, mu 6 but keeps the table row ``llr``).
@@ -141,6 +142,7 @@ def _resolve(
     training = merge(dataset.get("training", {}), group.get("training", {}))
     training = merge(training, overrides)
     training = merge(training, group.get("training_by_method", {}).get(method, {}))
+    training = merge(training, config.get("training_overrides", {}))
     evaluation = merge(config.get("evaluation", {}), group.get("evaluation", {}))
     try:
         TrainSettings.from_dict(training, "training")

@@ -20,6 +20,11 @@ from pathlib import Path
 from typing import Any
 
 
+# Where a workflow remembers the checksums of large files (and checks of their content),
+# relative to its working directory.
+WORKFLOW_CACHE = os.path.join(".snakemake", "lolip")
+
+
 @contextlib.contextmanager
 def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``target``; rename it onto ``target`` on success."""

@@ -17,7 +17,7 @@ from lolip import datasets, tables
 from lolip.archs import build_arch
 from lolip.bounds import to_mapping
 from lolip.devices import default_device
-from lolip.io import file_sha256, read_json, write_json
+from lolip.io import WORKFLOW_CACHE, file_sha256, read_json, write_json
 from lolip.methods import build_method, describe
 from lolip.model_file import save_model
 from lolip.precision import set_tf32
@@ -79,7 +79,8 @@ def train_model(
     settings = TrainSettings.from_dict(training["settings"])
     set_tf32(settings.tf32)
     device = default_device()
-    ds = datasets.read_prepared(data)
+    # Only the training points it uses (and one test point: the file's metadata suffice).
+    ds = datasets.read_prepared(data, head={"train": settings.train_subset, "test": 1})
     method_fn = build_method(training["method_spec"])
     arch_kwargs = {
         "in_channels": ds.image_shape[0],
@@ -93,7 +94,7 @@ def train_model(
         "settings": to_mapping(settings),
         "eps": training["eps"],
         "seed": seed,
-        "data_sha256": file_sha256(data),
+        "data_sha256": file_sha256(data, WORKFLOW_CACHE),
     }
     torch.manual_seed(seed)
     model = build_arch(arch, **arch_kwargs)

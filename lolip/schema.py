@@ -293,6 +293,10 @@ def config_schema() -> dict[str, Any]:
             },
             "methods": _methods(),
             "experiments": EXPERIMENTS,
+            "training_overrides": {
+                "$ref": "#/$defs/training",
+                "description": "training settings over every experiment's (e.g. a smoke run's)",
+            },
             "evaluation": {"$ref": "#/$defs/evaluation"},
             "separation": SEPARATION,
             "reported": {

@@ -82,6 +82,11 @@ _LABELS = {
     "test_train_random": "test-train (random labels)",
 }
 NOTE = "Cells: ours ± std over seeds (paper; ours - paper)."
+MASKING_MARK = "†"
+MASKING_NOTE = (
+    f"{MASKING_MARK}: gradient masking suspected (an alarm of the soundness checks rang: see "
+    "the model's metrics.json, checks): its adversarial accuracy may overstate robustness."
+)
 
 
 class TableError(ValueError):
@@ -372,9 +377,14 @@ def model_rows(
                 f"metrics of {m['dataset']}/{m['arch']}/{m['method']} belong to no block of "
                 f"table {spec.name!r} ({', '.join(b.title for b in spec.blocks)})"
             )
-        row = {"block": block.name, "row": block.row_of(m["arch"], m["method"]), "seed": m["seed"]}
+        row = {
+            "block": block.name,
+            "row": block.row_of(m["arch"], m["method"]),
+            "seed": m["seed"],
+            "masking": bool(m.get("checks", {}).get("masking_suspected")),
+        }
         rows.append(row | {c: metric_value(m, c, spec.attack) for c in columns})
-    return pd.DataFrame(rows, columns=["block", "row", "seed", *columns])
+    return pd.DataFrame(rows, columns=["block", "row", "seed", "masking", *columns])
 
 
 def _row_order(ours: Sequence[str], paper: Sequence[str]) -> list[str]:
@@ -409,6 +419,7 @@ def model_table(
         for name in _row_order(list(ours["row"]), list(paper)):
             runs = ours[ours["row"] == name]
             row = _block_row(block, name, "run" if len(runs) else "not run", len(runs))
+            row["masking_suspected"] = int(runs["masking"].sum())
             for col in columns:
                 values = runs[col].dropna()
                 row[col] = values.mean() if len(values) else math.nan
@@ -543,7 +554,11 @@ def _shown(
     df: pd.DataFrame, key: str, columns: Sequence[str], attack: str, *, header: str
 ) -> pd.DataFrame:
     """The formatted cells of ``df`` under human-readable headers (``key`` shown as ``header``)."""
-    cells = {header: list(df[key])}
+    names = list(df[key])
+    if "masking_suspected" in df.columns:
+        flagged = df["masking_suspected"].fillna(0).to_numpy() > 0
+        names = [f"{n} {MASKING_MARK}" if f else n for n, f in zip(names, flagged, strict=True)]
+    cells = {header: names}
     for col in columns:
         cells[column_label(col, attack)] = [format_cell(r, col) for _, r in df.iterrows()]
     return pd.DataFrame(cells)
@@ -570,6 +585,8 @@ def write_model_table(
         )
         for block in spec.blocks
     ]
+    if df.get("masking_suspected", pd.Series(dtype=float)).fillna(0).gt(0).any():
+        caption = f"{caption} {MASKING_NOTE}"
     _write(df, sections, paths, caption=caption, label=spec.name)
 
 

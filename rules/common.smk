@@ -6,6 +6,7 @@ import re
 from lolip import datasets, schema, snakemake_hooks
 from lolip.config import check
 from lolip.evaluation.settings import EvaluationSettings
+from lolip.io import WORKFLOW_CACHE
 
 # Jobs import lolip from this checkout, whatever environment they run in (the conda env of
 # envs/lolip.yaml holds lolip's dependencies, not lolip).
@@ -153,7 +154,7 @@ def get_attack_of_table(wildcards):
 
 # Checks of large files (an npz's content, raw files' checksums) are remembered here, by
 # each file's checksum, so a second invocation does not read them again.
-CACHE = ".snakemake/lolip"
+CACHE = WORKFLOW_CACHE
 
 
 @functools.cache

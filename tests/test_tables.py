@@ -342,3 +342,29 @@ def test_latex_escapes_special_characters(tmp_path):
     assert r"$\pm$" in tex and "±" not in tex
     body = [line for line in tex.splitlines() if line.startswith(("rst0.5", "at", "1-NN"))]
     assert len(body) == 3 and all(line.count("&") == 1 for line in body)
+
+
+def test_a_model_with_a_masking_alarm_is_marked_on_its_row(tmp_path):
+    spec = tables.TableSpec("t", (tables.Block("b", "digits", "DigitsCNN"),), ("test_acc",))
+    metrics = [
+        {
+            "dataset": "digits",
+            "arch": "DigitsCNN",
+            "method": m,
+            "seed": 0,
+            "test_acc": 90.0,
+            "checks": {"masking_suspected": m == "at"},
+        }
+        for m in ("natural", "at")
+    ]
+    df = tables.model_table(spec, metrics)
+    assert (
+        dict(zip(df["row"], df["masking_suspected"], strict=False))
+        == {"natural": 0, "at": 1, tables.NN_ROW: 0}
+        or df.loc[df["row"] == "at", "masking_suspected"].item() == 1
+    )
+    out = [tmp_path / f"t.{ext}" for ext in tables.TABLE_EXTS]
+    tables.write_model_table(df, spec, out, caption="T.")
+    md = out[1].read_text()
+    assert f"| at {tables.MASKING_MARK}" in md and f"| natural {tables.MASKING_MARK}" not in md
+    assert "gradient masking suspected" in md

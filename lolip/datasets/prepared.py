@@ -3,7 +3,7 @@
 Layout (format version 1)::
 
     x_train, x_test   uint8 (pixel / pixel_max is the [0, 1] value) or float32 in [0, 1],
-                      shape (N, C, H, W), chunked and gzip-compressed
+                      shape (N, C, H, W), chunked, gzip-compressed, Fletcher-32 checksummed
     y_train, y_test   int64 labels in 0..K-1
     index_train/test  optional int64: each image's index in the source (e.g. a random split)
     path_train/test   optional variable-length strings: each image's source file
@@ -167,8 +167,10 @@ def write_prepared(path: str | os.PathLike, ds: Dataset) -> None:
         for split in SPLITS:
             x, y = ds.arrays(split)
             chunk = (min(len(x), 256), *x.shape[1:])
-            f.create_dataset(f"x_{split}", data=x, chunks=chunk, compression="gzip")
-            f.create_dataset(f"y_{split}", data=y.astype(np.int64))
+            f.create_dataset(
+                f"x_{split}", data=x, chunks=chunk, compression="gzip", fletcher32=True
+            )
+            f.create_dataset(f"y_{split}", data=y.astype(np.int64), fletcher32=True)
         for key, value in ds.extras.items():
             f.create_dataset(key, data=value)
         write_attrs(
@@ -205,18 +207,36 @@ def write_attrs(
         f.attrs["input_size"] = int(input_size)
 
 
-def read_prepared(path: str | os.PathLike) -> Dataset:
-    """Read a file written by :func:`write_prepared`."""
+def _damaged(path: str | os.PathLike, problem: str) -> DatasetError:
+    return DatasetError(
+        f"prepared dataset {str(path)!r} {problem}; delete it (the workflow prepares it again)"
+    )
+
+
+def read_prepared(path: str | os.PathLike, head: dict[str, int | None] | None = None) -> Dataset:
+    """Read a file written by :func:`write_prepared`; with ``head``, only the first
+    ``head[split]`` points of each split (all where None), read from disk alone.
+
+    Every chunk carries a Fletcher-32 checksum, so a damaged or truncated file raises
+    :class:`DatasetError` naming it, not silently wrong pixels.
+    """
     if not os.path.exists(path):
         raise DatasetError(f"prepared dataset {str(path)!r} does not exist")
+    head = head or {}
     try:
         with h5py.File(path, "r") as f:
             if f.attrs.get("format_version") != FORMAT_VERSION:
                 raise DatasetError(f"{str(path)!r}: not a lolip dataset file (format version)")
-            arrays = {k: f[k][()] for k in f.keys()}
+            arrays = {}
+            for key in f.keys():
+                split = key.rsplit("_", 1)[-1]
+                arrays[key] = f[key][: head.get(split)] if split in SPLITS else f[key][()]
             attrs = dict(f.attrs)
-    except OSError as err:
-        raise DatasetError(f"cannot read prepared dataset {str(path)!r}: {err}") from err
+    except (OSError, KeyError, ValueError) as err:
+        raise _damaged(path, f"is damaged or truncated ({err})") from err
+    missing = [k for k in ("x_train", "y_train", "x_test", "y_test") if k not in arrays]
+    if missing:
+        raise _damaged(path, f"lacks {', '.join(missing)}")
     core = {k: arrays.pop(k) for k in ("x_train", "y_train", "x_test", "y_test")}
     return Dataset(
         name=str(attrs["name"]),

@@ -394,10 +394,11 @@ def _assemble(
                 dtype=np.uint8,
                 chunks=(min(len(paths), 64), 3, size, size),
                 compression="gzip",
+                fletcher32=True,
             )
             for k in progress(range(-(-len(paths) // chunk)), desc=f"write {split}", unit="chunk"):
                 x[k * chunk : (k + 1) * chunk] = np.load(_chunk_file(partial, split, k))["images"]
-            f.create_dataset(f"y_{split}", data=labels)
+            f.create_dataset(f"y_{split}", data=labels, fletcher32=True)
             f.create_dataset(f"path_{split}", data=paths, dtype=h5py.string_dtype())
         write_attrs(
             f,

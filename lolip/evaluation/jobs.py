@@ -18,7 +18,7 @@ from typing import Any
 import pandas as pd
 
 from lolip.evaluation.settings import EvaluationSettings
-from lolip.io import atomic_path, file_sha256, read_json, write_json
+from lolip.io import WORKFLOW_CACHE, atomic_path, file_sha256, read_json, write_json
 
 log = logging.getLogger("lolip")
 
@@ -36,7 +36,8 @@ def _context(model_path: str, data_path: str, evaluation: dict[str, Any]):
     settings = EvaluationSettings.from_dict(evaluation)
     set_tf32(settings.tf32)
     device = default_device()
-    ds = datasets.read_prepared(data_path)
+    head = {"train": settings.subsets.train, "test": settings.subsets.test}
+    ds = datasets.read_prepared(data_path, head=head)
     data = select({s: ds.split(s, device) for s in ("train", "test")}, settings.subsets)
     return device, load_model(model_path, device), data, settings
 
@@ -47,8 +48,8 @@ def _fingerprint(kind: str, model_path: str, data_path: str, eps: float, **work:
     return part_fingerprint(
         kind=kind,
         eps=eps,
-        model=file_sha256(model_path),
-        data=file_sha256(data_path),
+        model=file_sha256(model_path, WORKFLOW_CACHE),
+        data=file_sha256(data_path, WORKFLOW_CACHE),
         **work,
     )
 
