@@ -35,7 +35,9 @@ def _switch(key: str, classes: dict[str, type], extra: dict[str, Any]) -> dict[s
     for name, cls in classes.items():
         fields = object_schema(cls, required=True)
         fields["properties"] = {key: {}, **copy.deepcopy(extra), **fields["properties"]}
-        cases.append({"if": {"properties": {key: {"const": name}}}, "then": fields})
+        cases.append(
+            {"if": {"required": [key], "properties": {key: {"const": name}}}, "then": fields}
+        )
     return {
         "type": "object",
         "required": [key],
@@ -84,12 +86,14 @@ def _evaluation() -> dict[str, Any]:
     }
     schema = object_schema(EvaluationSettings)
     schema["description"] = "evaluation settings (lolip.evaluation.settings)"
+    attack = _switch("type", {t: attack_class(t) for t in ATTACKS}, {"splits": splits})
+    # An entry may leave out its type where another level of the config gives it (a
+    # group's `pgd: {steps: 20}` over the top level's); the merged entry is checked again.
+    del attack["required"]
     schema["properties"]["attacks"] = {
         "type": "object",
         "description": "attack name -> spec; `pgd` fills the paper's adversarial columns",
-        "additionalProperties": _switch(
-            "type", {t: attack_class(t) for t in ATTACKS}, {"splits": splits}
-        ),
+        "additionalProperties": attack,
     }
     return schema
 
