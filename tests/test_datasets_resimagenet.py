@@ -24,7 +24,7 @@ import pytest
 from PIL import Image
 
 from lolip.datasets import check as check_dataset
-from lolip.datasets import fixtures, prepare, read_prepared, resimagenet
+from lolip.datasets import fixtures, jpeg_chunks, prepare, read_prepared, resimagenet
 from lolip.datasets.prepared import DatasetError
 from tests.workflow import ROOT
 
@@ -228,9 +228,9 @@ def test_unreadable_images_stop_preparation_and_a_fixed_tree_resumes(
     for bad in BAD:
         fixtures.write_jpeg(root / bad, fixtures.random_image(rng))
     decoded = []
-    real_decode = resimagenet.decode_chunk
+    real_decode = jpeg_chunks.decode_chunk
     monkeypatch.setattr(
-        resimagenet, "decode_chunk", lambda task: decoded.append(task) or real_decode(task)
+        jpeg_chunks, "decode_chunk", lambda task: decoded.append(task) or real_decode(task)
     )
     prepare("resimagenet", spec_for(root), out, tmp_path)
     assert len(decoded) == 2
@@ -241,7 +241,7 @@ def test_unreadable_images_stop_preparation_and_a_fixed_tree_resumes(
         assert set(stored) == image_files(root, folder)
         for bad in set(BAD) & set(stored):
             x, _ = ds.arrays(split)
-            np.testing.assert_array_equal(x[stored.index(bad)], resimagenet.decode(root / bad))
+            np.testing.assert_array_equal(x[stored.index(bad)], jpeg_chunks.decode(root / bad))
     assert not (tmp_path / "prepared" / "r.h5.partial").exists()
 
 
@@ -250,7 +250,7 @@ def test_interrupted_run_resumes_to_the_same_file(
 ) -> None:
     out = tmp_path / "resimagenet.h5"
     written = []
-    real_write = resimagenet._write_chunk
+    real_write = jpeg_chunks.write_chunk
 
     def failing_write(*args) -> None:
         if len(written) == 5:
@@ -258,17 +258,17 @@ def test_interrupted_run_resumes_to_the_same_file(
         real_write(*args)
         written.append(args[0])
 
-    monkeypatch.setattr(resimagenet, "_write_chunk", failing_write)
+    monkeypatch.setattr(jpeg_chunks, "write_chunk", failing_write)
     with pytest.raises(RuntimeError, match="injected fault"):
         prepare("resimagenet", spec_for(tree), out, tmp_path)
     assert not out.exists()
     assert len(list((tmp_path / "resimagenet.h5.partial").glob("*.npz"))) == 5
 
     decoded = []
-    real_decode = resimagenet.decode_chunk
-    monkeypatch.setattr(resimagenet, "_write_chunk", real_write)
+    real_decode = jpeg_chunks.decode_chunk
+    monkeypatch.setattr(jpeg_chunks, "write_chunk", real_write)
     monkeypatch.setattr(
-        resimagenet, "decode_chunk", lambda task: decoded.append(task) or real_decode(task)
+        jpeg_chunks, "decode_chunk", lambda task: decoded.append(task) or real_decode(task)
     )
     prepare("resimagenet", spec_for(tree), out, tmp_path)
     n_chunks = sum(-(-len(p) // CHUNK) for p, _ in resimagenet.list_images(tree).values())
@@ -282,9 +282,9 @@ def test_killed_run_resumes_to_the_same_file(tree: Path, reference: Path, tmp_pa
     script = (
         "import json, sys, time\n"
         "from pathlib import Path\n"
-        "from lolip.datasets import resimagenet\n"
-        "decode = resimagenet.decode_chunk\n"
-        "resimagenet.decode_chunk = lambda task: time.sleep(0.3) or decode(task)\n"
+        "from lolip.datasets import jpeg_chunks, resimagenet\n"
+        "decode = jpeg_chunks.decode_chunk\n"
+        "jpeg_chunks.decode_chunk = lambda task: time.sleep(0.3) or decode(task)\n"
         "resimagenet.prepare('resimagenet', json.loads(sys.argv[1]), Path(sys.argv[2]),"
         " Path(sys.argv[2]).parent)\n"
     )
@@ -311,7 +311,7 @@ def test_changed_options_restart_afresh(
     tree: Path, reference: Path, tmp_path: Path, monkeypatch, caplog
 ) -> None:
     out = tmp_path / "resimagenet.h5"
-    real_write = resimagenet._write_chunk
+    real_write = jpeg_chunks.write_chunk
     calls = []
 
     def failing_write(*args) -> None:
@@ -320,10 +320,10 @@ def test_changed_options_restart_afresh(
             raise RuntimeError("injected fault")
         real_write(*args)
 
-    monkeypatch.setattr(resimagenet, "_write_chunk", failing_write)
+    monkeypatch.setattr(jpeg_chunks, "write_chunk", failing_write)
     with pytest.raises(RuntimeError):
         prepare("resimagenet", spec_for(tree), out, tmp_path)
-    monkeypatch.setattr(resimagenet, "_write_chunk", real_write)
+    monkeypatch.setattr(jpeg_chunks, "write_chunk", real_write)
     with caplog.at_level(logging.WARNING, logger="lolip"):
         prepare("resimagenet", spec_for(tree, chunk=CHUNK * 3), out, tmp_path)
     assert any("starting afresh" in r.getMessage() for r in caplog.records)

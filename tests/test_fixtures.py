@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lolip.datasets import cifar10, fixtures, resimagenet, svhn
+from lolip.datasets import cifar10, fixtures, jpeg_chunks, resimagenet, svhn
 from lolip.datasets import load as load_dataset
 from tests.sources import md5_of
 
@@ -199,7 +199,7 @@ def test_imagenet_tree_holds_varied_real_jpegs_of_every_synset(tmp_path: Path) -
     w, h = np.array(sizes).T
     assert (w != h).all() and (w > h).any() and (w < h).any()
     short = np.minimum(w, h)
-    assert (short < resimagenet.SIZE).any() and (short > resimagenet.SIZE).any()
+    assert (short < jpeg_chunks.SIZE).any() and (short > jpeg_chunks.SIZE).any()
     assert modes == {"RGB", "L", "CMYK"}
 
 
@@ -215,5 +215,5 @@ def test_imagenet_fixture_prepares_with_the_right_labels_and_counts(tmp_path: Pa
         assert len(paths) == len(y) == len(x) == per_synset * 203
         assert [label_of[p] for p in paths] == y.tolist()
         assert np.bincount(y, minlength=9).tolist() == (per_synset * per_class).tolist()
-        assert x.shape[1:] == (3, resimagenet.SIZE, resimagenet.SIZE)
-        np.testing.assert_array_equal(x[0], resimagenet.decode(tmp_path / "raw" / paths[0]))
+        assert x.shape[1:] == (3, jpeg_chunks.SIZE, jpeg_chunks.SIZE)
+        np.testing.assert_array_equal(x[0], jpeg_chunks.decode(tmp_path / "raw" / paths[0]))

@@ -7,6 +7,7 @@ numbers, partial reruns and single targets.
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ import pytest
 import torch
 
 import lolip
-from tests.workflow import copy_workflow, edit_config, job_counts, snakemake
+from tests.workflow import ROOT, copy_workflow, edit_config, job_counts, snakemake
 
 pytestmark = pytest.mark.slow
 
@@ -172,3 +173,50 @@ def test_custom_npz_dataset_runs_through_the_same_rules(run):
     d = np.abs(flat[40:, None] - flat[None, :40]).max(-1)
     d[y[40:, None] == y[None, :40]] = np.inf
     assert summary["test_train_min"] == pytest.approx(d.min())
+
+
+def test_no_digits_model_rings_a_masking_alarm(run):
+    for method in METHODS:
+        checks = _metrics(run, method)["checks"]
+        assert checks["masking_suspected"] is False, (method, checks["alarms"])
+        assert checks["all_passed"] is True
+
+
+@pytest.mark.parametrize("method", ["natural", "trades6"])
+def test_official_autoattack_is_at_most_pgd_on_digits_models(run, method):
+    """AutoAttack (the authors' package, standard version) on the first 150 test points
+    leaves at most PGD's accuracy, within one standard error."""
+    from lolip.datasets import read_prepared
+    from lolip.evaluation.robustness import evaluate_robustness
+
+    test = read_prepared(run / "results/datasets/digits.h5").split("test")
+    model = lolip.load_model(
+        run / f"results/models/digits/DigitsCNN/{method}/seed0/model.safetensors"
+    )
+    settings = {"subsets": {"test": 150}, "attacks": {"autoattack": {"type": "autoattack"}}}
+    metrics, _ = evaluate_robustness(
+        model, test.images(slice(None)), test.y, 0.1, settings=settings
+    )
+    pgd, aa = metrics["adv_test_acc"] / 100, metrics["adv_test_acc_autoattack"] / 100
+    assert aa <= pgd + np.sqrt(pgd * (1 - pgd) / 150)
+    assert metrics["attacks"]["autoattack"]["library"]["name"] == "pyautoattack"
+
+
+README_TABLE = re.compile(
+    r"^\| method \| test acc \| adv test acc \| test Lipschitz \| gap \| adv gap \|\n"
+    r"\|[-| ]+\|\n((?:\|.*\|\n)+)",
+    re.M,
+)
+
+
+def test_the_readme_shows_this_runs_digits_numbers(run):
+    """The README's table of the default run is what the code produces today: a change that
+    moves these numbers updates the README in the same commit."""
+    match = README_TABLE.search((ROOT / "README.md").read_text())
+    assert match, "the README has no table of the default run"
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in match.group(1).splitlines()]
+    assert [r[0] for r in rows[: len(METHODS)]] == METHODS
+    for method, *cells in rows[: len(METHODS)]:
+        m = _metrics(run, method)
+        expected = [m["test_acc"], m["adv_test_acc"], m["test_lipschitz"], m["gap"], m["adv_gap"]]
+        assert cells == [f"{v:.2f}" for v in expected], method

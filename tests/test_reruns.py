@@ -46,10 +46,11 @@ def test_evaluation_settings_retrain_nothing(changed):
         assert rule not in counts, rule
 
 
-def test_adding_an_attack_schedules_only_its_jobs_and_the_gathers(changed):
-    counts = changed(
-        lambda c: c["evaluation"]["attacks"].update(mt={"type": "multitarget", "steps": 2})
-    )
+@pytest.mark.parametrize(
+    "attack", [{"type": "autoattack"}, {"type": "multitarget", "steps": 2}], ids=["aa", "mt"]
+)
+def test_adding_an_attack_schedules_only_its_jobs_and_the_gathers(changed, attack):
+    counts = changed(lambda c: c["evaluation"]["attacks"].update(extra=attack))
     assert counts["attack_model"] == counts["evaluate_model"] == MODELS
     assert counts["make_model_table"] == 1
     for rule in ("train_model", "check_model", "estimate_lipschitz", "compute_separation"):

@@ -37,13 +37,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,10 +46,10 @@ from typing import Any
 import h5py
 import numpy as np
 import PIL
-from PIL import Image
 
 from lolip.bounds import setting
 from lolip.datasets.entry import SourceOptions, directory, parse_entry
+from lolip.datasets.jpeg_chunks import SIZE, chunk_file, decode_split
 from lolip.datasets.prepared import Dataset, DatasetError, read_prepared, write_attrs
 from lolip.datasets.raw import source_dir
 from lolip.io import atomic_path, read_json, write_json
@@ -78,12 +73,10 @@ SPLITS = {"train": "train", "test": "val"}  # prepared split -> ILSVRC2012 folde
 WNID_FILE = Path(__file__).resolve().parent.parent / "data" / "resimagenet_wnids.txt"
 N_ILSVRC_CLASSES = 1000
 VAL_PER_SYNSET = 50
-SIZE, INPUT_SIZE, CHUNK = 72, 64, 256
+INPUT_SIZE, CHUNK = 64, 256
 ORDER_SEED = 0
 # The file types torchvision's ImageFolder (the original's reader) accepts.
 EXTENSIONS = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
-# What PIL raises for a file it cannot decode.
-DECODE_ERRORS = (OSError, ValueError, SyntaxError, Image.DecompressionBombError)
 
 
 @dataclass(frozen=True)
@@ -256,108 +249,6 @@ def list_images(root: Path) -> dict[str, tuple[list[str], np.ndarray]]:
     return out
 
 
-def resize_short_side(img: Image.Image, size: int) -> Image.Image:
-    """torchvision's ``Resize(size)`` on a PIL image: short side ``size``, bilinear."""
-    w, h = img.size
-    new_w, new_h = (size, int(size * h / w)) if w <= h else (int(size * w / h), size)
-    return img.resize((new_w, new_h), Image.Resampling.BILINEAR)
-
-
-def center_crop_square(img: Image.Image, size: int) -> Image.Image:
-    """torchvision's ``CenterCrop(size)`` on an image at least ``size`` on both sides."""
-    w, h = img.size
-    top, left = int(round((h - size) / 2.0)), int(round((w - size) / 2.0))
-    return img.crop((left, top, left + size, top + size))
-
-
-def decode(path: Path, size: int = SIZE) -> np.ndarray:
-    """The stored form of one image file: uint8 (3, size, size)."""
-    with Image.open(path) as img:
-        rgb = img.convert("RGB")
-    square = center_crop_square(resize_short_side(rgb, size), size)
-    return np.asarray(square, dtype=np.uint8).transpose(2, 0, 1)
-
-
-def decode_chunk(task: tuple[str, list[str], int]) -> tuple[np.ndarray | None, list[str]]:
-    """Decode the images ``paths`` under ``root``: their stack, uint8 (n, 3, size, size),
-    and ``[]``; or, if some cannot be decoded, ``None`` and ``"<file>: <error>"`` for each."""
-    root, paths, size = task
-    images, errors = [], []
-    for path in paths:
-        try:
-            images.append(decode(Path(root) / path, size))
-        except DECODE_ERRORS as err:
-            errors.append(f"{Path(root) / path}: {type(err).__name__}: {err}")
-    return (None, errors) if errors else (np.stack(images), [])
-
-
-@contextmanager
-def _ordered_map(workers: int) -> Iterator[Callable[[Callable, Iterable], Iterator]]:
-    """A ``map`` over ``workers`` processes, in order, with few tasks in flight.
-
-    Spawned (not forked) workers are safe whatever threads or CUDA state the parent has.
-    On an error the pending tasks are cancelled rather than run to the end.
-    """
-    if workers <= 1:
-        yield map
-        return
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-
-    def imap(fn: Callable, tasks: Iterable) -> Iterator:
-        tasks, pending = iter(tasks), deque[Future]()
-        for task in tasks:
-            pending.append(pool.submit(fn, task))
-            if len(pending) >= 2 * workers:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()
-
-    try:
-        yield imap
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _chunk_file(partial: Path, split: str, k: int) -> Path:
-    return partial / f"{split}-{k:06d}.npz"
-
-
-def _write_chunk(path: Path, images: np.ndarray) -> None:
-    with atomic_path(path) as tmp, open(tmp, "wb") as f:
-        np.savez(f, images=images)
-
-
-def _decode_split(
-    root: Path, partial: Path, split: str, paths: list[str], opts: dict[str, int]
-) -> list[str]:
-    """Decode the chunks of ``split`` not yet in ``partial``, writing each one that decodes
-    in full; return ``"<file>: <error>"`` for each image that cannot be decoded."""
-    chunk = opts["chunk"]
-    starts = list(range(0, len(paths), chunk))
-    todo = [s for s in starts if not _chunk_file(partial, split, s // chunk).exists()]
-    if len(todo) < len(starts):
-        done = len(starts) - len(todo)
-        log.info("%s: resuming, %d of %d chunks already done", split, done, len(starts))
-
-    unreadable = []
-
-    def run() -> Iterator[None]:
-        tasks = ((str(root), paths[s : s + chunk], opts["size"]) for s in todo)
-        with _ordered_map(opts["workers"]) as imap:
-            for start, (images, errors) in zip(todo, imap(decode_chunk, tasks), strict=True):
-                for error in errors:
-                    log.error("unreadable image %s", error)
-                unreadable.extend(errors)
-                if images is not None:
-                    _write_chunk(_chunk_file(partial, split, start // chunk), images)
-                yield from range(len(paths[start : start + chunk]))  # one step per image
-
-    total = sum(len(paths[s : s + chunk]) for s in todo)
-    for _ in progress(run(), desc=f"decode {split}", total=total, unit="img"):
-        pass
-    return unreadable
-
-
 def _manifest(root: Path, images: dict[str, tuple[list[str], np.ndarray]], opts: dict) -> dict:
     """What the chunks' content depends on; a partial run resumes only if it matches."""
     listing = {s: hashlib.sha256("\n".join(p).encode()).hexdigest() for s, (p, _) in images.items()}
@@ -397,7 +288,7 @@ def _assemble(
                 fletcher32=True,
             )
             for k in progress(range(-(-len(paths) // chunk)), desc=f"write {split}", unit="chunk"):
-                x[k * chunk : (k + 1) * chunk] = np.load(_chunk_file(partial, split, k))["images"]
+                x[k * chunk : (k + 1) * chunk] = np.load(chunk_file(partial, split, k))["images"]
             f.create_dataset(f"y_{split}", data=labels, fletcher32=True)
             f.create_dataset(f"path_{split}", data=paths, dtype=h5py.string_dtype())
         write_attrs(
@@ -422,7 +313,15 @@ def prepare(name: str, spec: dict[str, Any], out: Path, resources: Path) -> None
     unreadable = [
         error
         for split, (paths, _) in images.items()
-        for error in _decode_split(root, partial, split, paths, opts)
+        for error in decode_split(
+            root,
+            partial,
+            split,
+            paths,
+            size=opts["size"],
+            chunk=opts["chunk"],
+            workers=opts["workers"],
+        )
     ]
     if unreadable:
         raise DatasetError(
