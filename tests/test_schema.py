@@ -87,3 +87,24 @@ def _bad(edit):
 )
 def test_bad_values_are_named_with_what_was_expected(edit, message):
     assert message in _bad(edit)
+
+
+def _keys(fragment, out):
+    """Every key name a schema fragment defines (properties, at any depth)."""
+    if isinstance(fragment, dict):
+        for name, sub in fragment.get("properties", {}).items():
+            out.add(name)
+            _keys(sub, out)
+        for key in ("additionalProperties", "items", "then"):
+            _keys(fragment.get(key), out)
+        for case in fragment.get("allOf", []):
+            _keys(case, out)
+        for sub in fragment.get("$defs", {}).values():
+            _keys(sub, out)
+    return out
+
+
+def test_config_readme_describes_every_key():
+    readme = (ROOT / "config/README.md").read_text()
+    missing = sorted(k for k in _keys(SCHEMA, set()) if f"`{k}`" not in readme)
+    assert not missing, f"config/README.md does not describe {missing}"
