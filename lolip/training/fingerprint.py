@@ -11,9 +11,8 @@ its own fingerprint (:func:`lolip.training.checkpoint.load_checkpoint`).
 from __future__ import annotations
 
 import hashlib
-import importlib
+import importlib.util
 import json
-import pkgutil
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +29,20 @@ TRAINING_CODE = (
 
 
 def _sources(name: str) -> list[Path]:
-    module = importlib.import_module(name)
-    if not hasattr(module, "__path__"):
-        return [Path(module.__file__)]
-    files = [Path(module.__file__)]
-    for info in pkgutil.walk_packages(module.__path__, prefix=f"{name}."):
-        module_file = importlib.import_module(info.name).__file__
-        files.extend(_sources(info.name) if info.ispkg else [Path(module_file)])
-    return files
+    """The source files of a module, or of a package and every module below it, found on
+    disk (nothing is imported: fingerprinting must not cost a torchvision import)."""
+    spec = importlib.util.find_spec(name)
+    if spec is None or spec.origin is None:
+        raise ValueError(f"no module {name!r}")
+    if spec.submodule_search_locations is None:
+        return [Path(spec.origin)]
+    return sorted(p for d in spec.submodule_search_locations for p in Path(d).rglob("*.py"))
 
 
 def code_version(modules: tuple[str, ...] = TRAINING_CODE) -> str:
     """SHA-256 over the path (within lolip) and content of every source file of ``modules``."""
     digest = hashlib.sha256()
-    root = Path(importlib.import_module("lolip").__file__).parent
+    root = Path(importlib.util.find_spec("lolip").origin).parent
     for path in sorted(set().union(*(_sources(m) for m in modules))):
         digest.update(str(path.relative_to(root)).encode() + b"\0" + path.read_bytes() + b"\0")
     return digest.hexdigest()
