@@ -236,7 +236,15 @@ STAIRCASE = {
             "exclusiveMinimum": 0,
             "description": "smoothness penalty weight",
         },
-        "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "methods": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": (
+                "names of `methods:` entries, fitted with their loss and hyperparameters "
+                "(lolip.staircase.methods)"
+            ),
+        },
     },
 }
 

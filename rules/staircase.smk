@@ -1,6 +1,18 @@
 # Appendix illustration (after Raghunathan et al. 2020): a cubic spline fitted by every training
 # method to a 1-D staircase, with few (small) or many (large) training points. Params are read
 # when a job is made, so a config without a `staircase` section still parses.
+from lolip.staircase.methods import staircase_entries
+
+# The staircase's methods are entries of the config's `methods:` section, named and weighted
+# as in training; a name not there, or a loss the staircase cannot fit, stops the workflow
+# here, when it loads. Each entry keeps only what a fit depends on (lolip.staircase.methods).
+if "staircase" in config:
+    try:
+        STAIRCASE_METHODS = staircase_entries(
+            config["staircase"]["methods"], config.get("methods", {})
+        )
+    except ValueError as err:
+        raise WorkflowError(f"config error: {err}") from None
 
 
 rule fit_staircase:
@@ -31,6 +43,6 @@ rule fit_staircase:
         seed=lambda wildcards: config["staircase"][wildcards.size]["seed"],
         eps=lambda wildcards: config["staircase"]["eps"],
         penalty=lambda wildcards: config["staircase"]["lambda"],
-        methods=lambda wildcards: config["staircase"]["methods"],
+        methods=lambda wildcards: STAIRCASE_METHODS,
     script:
         "../workflow_scripts/fit_staircase.py"

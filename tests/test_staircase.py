@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import textwrap
 import zipfile
 
@@ -9,11 +10,20 @@ import cvxpy as cp
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 
 from lolip import staircase as st
-from tests.workflow import ROOT, snakemake
+from lolip.methods import LOSSES, method_class
+from tests.workflow import ROOT, copy_workflow, edit_config, snakemake
 
 EPS = st.EPS
+# The main grid's methods: the staircase's methods are its entries.
+CONFIG_METHODS = yaml.safe_load((ROOT / "config/config.yaml").read_text())["methods"]
+
+
+def _method(name: str) -> st.StaircaseMethod:
+    """The config's method ``name`` as the staircase fits it."""
+    return st.resolve_methods({name: CONFIG_METHODS[name]})[0]
 
 
 @pytest.fixture(scope="module")
@@ -190,7 +200,7 @@ def _nearby(theta: np.ndarray, seed: int = 0):
 @pytest.mark.parametrize("spec", CONVEX)
 def test_convex_solution_is_not_beaten_by_nearby_points(pb, spec):
     """The cvxpy solution minimises the numpy objective: no small move lowers it."""
-    method = st.Method.parse(spec)
+    method = _method(spec)
     theta = method.fit(pb)
     best = method.objective(theta, pb)
     lowest = min(method.objective(other, pb) for other in _nearby(theta))
@@ -204,7 +214,7 @@ def test_convex_solution_is_not_beaten_by_nearby_points(pb, spec):
 def test_convex_solution_matches_a_direct_formulation(pb, basis, data, spec):
     """Against cvxpy on the definition as written (one max of squares per point, no grouping
     by distinct x, no epigraph rewriting): our solution is at least as good."""
-    method = st.Method.parse(spec)
+    method = _method(spec)
     feats = [basis.features(data.x + d) for d in (-EPS, 0.0, EPS)]
     theta = cp.Variable(basis.n_coef)
     y = data.y
@@ -217,9 +227,9 @@ def test_convex_solution_matches_a_direct_formulation(pb, basis, data, spec):
     term = {
         "natural": lambda: clean,
         "at": lambda: worst_loss,
-        "rst": lambda: clean + method.params[0] * worst_loss,
-        "trades": lambda: clean + method.params[0] * worst_change,
-    }[method.name]()
+        "rst": lambda: clean + method.params["lam"] * worst_loss,
+        "trades": lambda: clean + method.params["beta"] * worst_change,
+    }[method.loss]()
     cp.Problem(cp.Minimize(term + penalty)).solve(solver=cp.CLARABEL)
     reference = method.objective(np.asarray(theta.value), pb)
     ours = method.objective(method.fit(pb), pb)
@@ -323,35 +333,108 @@ def test_metrics_of_the_identity_function(basis, data):
 
 
 @pytest.mark.parametrize(
-    ("spec", "name", "params", "label"),
+    ("name", "loss", "params", "label"),
     [
-        ("natural", "natural", (), "Natural"),
-        ("trades6", "trades", (6.0,), "TRADES(6)"),
-        ("rst0.5", "rst", (0.5,), "RST(0.5)"),
-        ("llr4,3", "llr", (4.0, 3.0), "LLR(4,3)"),
-        ("gr", "gr", (1.0,), "GR(1)"),
+        ("natural", "natural", {}, "Natural"),
+        ("trades6", "trades", {"beta": 6.0}, "TRADES(6)"),
+        ("rst0.5", "rst", {"lam": 0.5}, "RST(0.5)"),
+        ("llr", "llr", {"lam": 4.0, "mu": 3.0}, "LLR(4,3)"),  # `llr: {loss: llr}`: the defaults
+        ("gr", "gr", {"beta": 1.0}, "GR(1)"),
+        ("at", "at", {}, "AT"),
     ],
 )
-def test_method_names_parse_to_name_and_parameters(spec, name, params, label):
-    method = st.Method.parse(spec)
-    assert (method.name, method.params, method.label) == (name, params, label)
+def test_methods_take_names_and_hyperparameters_from_the_main_grid(name, loss, params, label):
+    entries = st.staircase_entries([name], CONFIG_METHODS)
+    (method,) = st.resolve_methods(entries)
+    assert (method.name, method.loss, dict(method.params), method.label) == (
+        name,
+        loss,
+        params,
+        label,
+    )
 
 
-@pytest.mark.parametrize("spec", ["trade6", "TRADES6", "at1", "llr4", "rst-1", ""])
-def test_bad_method_names_are_rejected(spec):
-    with pytest.raises(ValueError, match="method"):
-        st.Method.parse(spec)
+def test_a_method_is_its_entry_whatever_its_name():
+    entries = st.staircase_entries(["mine"], {"mine": {"loss": "trades", "beta": 2.5}})
+    (method,) = st.resolve_methods(entries)
+    assert (method.name, method.label) == ("mine", "TRADES(2.5)")
+
+
+@pytest.mark.parametrize("loss", list(st.FITS))
+def test_missing_hyperparameters_are_the_method_class_defaults(loss):
+    (method,) = st.resolve_methods(st.staircase_entries(["m"], {"m": {"loss": loss}}))
+    defaults = method_class(loss)()
+    assert dict(method.params) == {k: getattr(defaults, k) for k in st.FITS[loss].hyperparameters}
+
+
+@pytest.mark.parametrize("loss", list(st.FITS))
+def test_solver_and_objective_defaults_are_the_method_class_defaults(loss):
+    """The solvers' and objectives' keyword defaults cannot drift from the paper's defaults,
+    which live in the method classes."""
+    fit, defaults = st.FITS[loss], method_class(loss)()
+    for function in (getattr(st, fit.solver), getattr(st, fit.objective)):
+        signature = inspect.signature(function).parameters
+        for key in fit.hyperparameters:
+            assert signature[key].default == getattr(defaults, key), (function.__name__, key)
+
+
+def test_the_staircase_fits_only_losses_of_the_main_grid():
+    assert set(st.FITS) <= set(LOSSES)
+
+
+def test_entries_keep_only_what_a_fit_depends_on():
+    """GR's finite-difference step and the searches' settings have no staircase counterpart,
+    so a change of them refits nothing."""
+    methods = {
+        "gr": {"loss": "gr", "beta": 2.0, "h": 0.5, "detach_direction": False},
+        "at": {"loss": "at", "steps": 20, "step_size": 0.1, "attack_mode": "eval"},
+        "llr": {"loss": "llr", "mu": 1.0, "steps": 5},
+    }
+    assert st.staircase_entries(["gr", "at", "llr"], methods) == {
+        "gr": {"loss": "gr", "beta": 2.0},
+        "at": {"loss": "at"},
+        "llr": {"loss": "llr", "mu": 1.0},
+    }
+
+
+@pytest.mark.parametrize(
+    ("names", "methods", "message"),
+    [
+        (
+            ["natural", "trade6"],
+            CONFIG_METHODS,
+            "staircase.methods: unknown method 'trade6' (known: natural, gr, llr, at, rst0.5,",
+        ),
+        (["llr4,3"], CONFIG_METHODS, "unknown method 'llr4,3'"),  # the old grammar is gone
+        (
+            ["mart1"],
+            {"mart1": {"loss": "mart", "beta": 6.0}},
+            "staircase.methods: method 'mart1' has loss 'mart', which the staircase cannot fit "
+            "(it fits: natural, gr, llr, at, rst, trades)",
+        ),
+        (["at", "at"], CONFIG_METHODS, "staircase.methods: method 'at' is listed twice"),
+    ],
+)
+def test_bad_method_names_are_errors_naming_them(names, methods, message):
+    with pytest.raises(ValueError) as err:
+        st.staircase_entries(names, methods)
+    assert message in str(err.value)
+
+
+def test_a_bad_hyperparameter_is_an_error_naming_method_and_key():
+    with pytest.raises(ValueError, match=r"method 'neg'.*beta must be a number >= 0, got -1"):
+        st.resolve_methods({"neg": {"loss": "trades", "beta": -1}})
 
 
 # ----------------------------------------------------------------------------- experiment
 
 
 def test_run_staircase_tabulates_every_method_reproducibly(tmp_path):
-    methods = ["natural", "at", "trades3", "gr", "llr"]
+    methods = {name: CONFIG_METHODS[name] for name in ["natural", "at", "trades3", "gr", "llr"]}
     first = st.run_staircase(40, 500, seed=1, methods=methods)
     second = st.run_staircase(40, 500, seed=1, methods=methods)
     assert list(first.table.columns) == st.TABLE_COLUMNS
-    assert list(first.table["method"]) == methods
+    assert list(first.table["method"]) == list(methods)
     pd.testing.assert_frame_equal(first.table, second.table)
     row = first.table.set_index("method").loc["natural"]
     assert row["gap"] == pytest.approx(row["test_mse"] - row["train_mse"])
@@ -360,9 +443,14 @@ def test_run_staircase_tabulates_every_method_reproducibly(tmp_path):
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
-def test_run_staircase_rejects_unknown_method_before_fitting():
-    with pytest.raises(ValueError, match="unknown method 'trade6'"):
-        st.run_staircase(40, 50, seed=0, methods=["natural", "trade6"])
+def test_run_staircase_rejects_a_bad_method_before_fitting(monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("fitted before checking every method")
+
+    monkeypatch.setattr(st.StaircaseMethod, "fit", no_fit)
+    methods = {"natural": {"loss": "natural"}, "mart1": {"loss": "mart"}}
+    with pytest.raises(ValueError, match="method 'mart1' has loss 'mart'"):
+        st.run_staircase(40, 50, seed=0, methods=methods)
 
 
 # ----------------------------------------------------------------------------- the rule
@@ -382,6 +470,11 @@ def test_fit_staircase_rule_writes_table_figure_and_report(tmp_path):
                 "lambda": 0.01,
                 "methods": ["natural", "at", "trades6"],
             }}
+            config["methods"] = {{
+                "natural": {{"loss": "natural"}},
+                "at": {{"loss": "at"}},
+                "trades6": {{"loss": "trades", "beta": 6.0}},
+            }}
 
             include: "{ROOT / "rules" / "staircase.smk"}"
             """
@@ -400,3 +493,12 @@ def test_fit_staircase_rule_writes_table_figure_and_report(tmp_path):
         html = archive.read("report/report.html").decode()
     assert "small training set" in html  # the figure caption, with its wildcard filled in
     assert "test_local_lipschitz" in html  # the table caption
+
+
+def test_a_staircase_method_not_in_the_main_grid_stops_the_workflow_at_load(tmp_path):
+    wf = copy_workflow(tmp_path / "wf")
+    edit_config(wf / "config/config.yaml", lambda c: c["staircase"]["methods"].append("trade6"))
+    proc = snakemake(wf, "-n", check=False)
+    assert proc.returncode != 0
+    assert "config error: staircase.methods: unknown method 'trade6'" in proc.stdout + proc.stderr
+    assert not (wf / "results").exists()

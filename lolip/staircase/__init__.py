@@ -9,7 +9,7 @@ smoothness penalty. The modules, in the order the work flows:
 - :mod:`.problem`: a training set in feature form, shared by every objective and solver;
 - :mod:`.objectives`: each method's objective, its formula in the docstring;
 - :mod:`.solvers`: cvxpy for the convex objectives, L-BFGS-B for GR and LLR;
-- :mod:`.methods`: the methods the staircase fits, by name and hyperparameters;
+- :mod:`.methods`: the config's ``methods:`` entries the staircase fits, and how;
 - :mod:`.metrics`: the table's errors and local Lipschitz constants;
 - :mod:`.experiment`: :func:`run_staircase`, data to fits and table;
 - :mod:`.plot`: the figure.
@@ -63,7 +63,7 @@ _LAZY = {
         "solve_rst",
         "solve_trades",
     ],
-    "methods": ["METHODS", "Method"],
+    "methods": ["FITS", "StaircaseMethod", "resolve_methods", "staircase_entries"],
     "metrics": ["TABLE_COLUMNS", "metrics_row", "staircase_metrics"],
     "experiment": ["StaircaseResult", "run_staircase"],
     "plot": ["PANELS", "plot_staircase"],

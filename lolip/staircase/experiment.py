@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lolip.progress import progress
 from lolip.staircase.data import EPS, StaircaseData, sample_train_test
-from lolip.staircase.methods import Method
+from lolip.staircase.methods import StaircaseMethod, resolve_methods
 from lolip.staircase.metrics import TABLE_COLUMNS, metrics_row
 from lolip.staircase.problem import build_problem
 from lolip.staircase.spline import PENALTY, SplineBasis, staircase_basis
@@ -25,7 +26,8 @@ class StaircaseResult:
     train: StaircaseData
     test: StaircaseData
     basis: SplineBasis
-    thetas: dict[str, np.ndarray]
+    methods: tuple[StaircaseMethod, ...]
+    thetas: dict[str, np.ndarray]  # by method name
     table: pd.DataFrame
     eps: float
 
@@ -34,12 +36,13 @@ def run_staircase(
     n_train: int,
     n_test: int,
     seed: int,
-    methods: Sequence[str],
+    methods: Mapping[str, Mapping[str, Any]],
     eps: float = EPS,
     penalty: float = PENALTY,
 ) -> StaircaseResult:
-    """Sample the data, fit every method in ``methods`` and tabulate :func:`metrics_row`."""
-    parsed = [Method.parse(m) for m in methods]  # fail on a bad name before any fitting
+    """Sample the data, fit every method of ``methods`` (name -> ``{loss, hyperparameters}``,
+    entries of the config's ``methods:`` section) and tabulate :func:`metrics_row`."""
+    resolved = resolve_methods(methods)  # fail on a bad entry before any fitting
     train, test = sample_train_test(n_train, n_test, seed, eps)
     basis = staircase_basis(eps)
     pb = build_problem(train, basis, eps, penalty)
@@ -51,18 +54,16 @@ def run_staircase(
         seed,
     )
     thetas: dict[str, np.ndarray] = {}
-    for spec, method in progress(
-        list(zip(methods, parsed, strict=True)), desc="staircase fits", unit="fit"
-    ):
+    for method in progress(resolved, desc="staircase fits", unit="fit"):
         start = time.perf_counter()
-        thetas[spec] = method.fit(pb)
+        thetas[method.name] = method.fit(pb)
         log.info(
-            "%s: fitted in %.2f s, objective %.6g",
+            "%s (%s): fitted in %.2f s, objective %.6g",
+            method.name,
             method.label,
             time.perf_counter() - start,
-            method.objective(thetas[spec], pb),
+            method.objective(thetas[method.name], pb),
         )
-    rows = [metrics_row(m, basis, thetas[m], train, test, eps) for m in methods]
-    return StaircaseResult(
-        train, test, basis, thetas, pd.DataFrame(rows, columns=TABLE_COLUMNS), eps
-    )
+    rows = [metrics_row(m, basis, thetas[m.name], train, test, eps) for m in resolved]
+    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
+    return StaircaseResult(train, test, basis, tuple(resolved), thetas, table, eps)

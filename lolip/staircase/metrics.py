@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from lolip.staircase.data import EPS, StaircaseData
-from lolip.staircase.methods import Method
+from lolip.staircase.methods import StaircaseMethod
 from lolip.staircase.spline import SplineBasis, predict
 
 
@@ -47,7 +47,7 @@ TABLE_COLUMNS = [
 
 
 def metrics_row(
-    method: str,
+    method: StaircaseMethod,
     basis: SplineBasis,
     theta: np.ndarray,
     train: StaircaseData,
@@ -59,8 +59,8 @@ def metrics_row(
     tr = staircase_metrics(basis, theta, train, eps)
     ts = staircase_metrics(basis, theta, test, eps)
     return {
-        "method": method,
-        "label": Method.parse(method).label,
+        "method": method.name,
+        "label": method.label,
         "train_mse": tr["mse"],
         "test_mse": ts["mse"],
         "adv_train_mse": tr["adv_mse"],

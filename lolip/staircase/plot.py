@@ -11,11 +11,11 @@ from matplotlib.figure import Figure
 from lolip.io import atomic_path
 from lolip.staircase.data import NUM_STAIRS
 from lolip.staircase.experiment import StaircaseResult
-from lolip.staircase.methods import Method
 from lolip.staircase.spline import predict
 
-# Panels group methods by how they use the perturbation: penalties on the input gradient, the
-# worst-case loss, and the worst-case change of the output. Natural is the reference in each.
+# Panels group methods by loss, by how they use the perturbation: penalties on the input
+# gradient, the worst-case loss, and the worst-case change of the output. Natural is the
+# reference in each.
 PANELS = (
     ("gr", "llr"),
     ("at", "rst"),
@@ -33,13 +33,13 @@ def plot_staircase(result: StaircaseResult, path: str | Path, title: str = "") -
     """
     eps = result.eps
     grid = np.linspace(-eps, NUM_STAIRS - 1 + eps, 1200)
-    methods = {spec: Method.parse(spec) for spec in result.thetas}
+    methods = {m.name: m for m in result.methods}
     panels = [
-        [spec for spec, m in methods.items() if m.name in group]
+        [spec for spec, m in methods.items() if m.loss in group]
         for group in PANELS
-        if any(m.name in group for m in methods.values())
+        if any(m.loss in group for m in methods.values())
     ]
-    reference = [spec for spec, m in methods.items() if m.name == "natural"]
+    reference = [spec for spec, m in methods.items() if m.loss == "natural"]
     colors = matplotlib.colormaps["tab10"].colors
     style = {spec: (colors[i % len(colors)], i) for i, spec in enumerate(methods)}
 
