@@ -11,8 +11,10 @@ smoothness penalty. The modules, in the order the work flows:
 - :mod:`.solvers`: cvxpy for the convex objectives, L-BFGS-B for GR and LLR;
 - :mod:`.methods`: the config's ``methods:`` entries the staircase fits, and how;
 - :mod:`.metrics`: the table's errors and local Lipschitz constants;
-- :mod:`.experiment`: :func:`run_staircase`, data to fits and table;
-- :mod:`.plot`: the figure.
+- :mod:`.experiment`: :func:`run_staircase`, data to fits and table (the rule fit_staircase);
+- :mod:`.fits`: the fitted functions as a file, from the fit to the figure;
+- :mod:`.style`: the figure's look, the config's ``staircase.plot``;
+- :mod:`.plot`: the figure (the rule plot_staircase).
 
 The names below are imported on first use, so importing one light module (as the workflow
 does when it loads) does not import cvxpy, numba and matplotlib.
@@ -65,8 +67,18 @@ _LAZY = {
     ],
     "methods": ["FITS", "StaircaseMethod", "resolve_methods", "staircase_entries"],
     "metrics": ["TABLE_COLUMNS", "metrics_row", "staircase_metrics"],
-    "experiment": ["StaircaseResult", "run_staircase"],
-    "plot": ["PANELS", "plot_staircase"],
+    "experiment": ["TABLE_FLOAT_FORMAT", "StaircaseResult", "run_staircase", "write_results"],
+    "fits": ["StaircaseFits", "load_fits", "save_fits"],
+    "style": ["PlotStyle"],
+    "plot": [
+        "FORMATS",
+        "PANELS",
+        "draw_staircase",
+        "figure_title",
+        "make_staircase_figure",
+        "plot_staircase",
+        "save_figure",
+    ],
 }
 _HOME = {name: module for module, names in _LAZY.items() for name in names}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -11,25 +12,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lolip.io import atomic_path
 from lolip.progress import progress
 from lolip.staircase.data import EPS, StaircaseData, sample_train_test
-from lolip.staircase.methods import StaircaseMethod, resolve_methods
+from lolip.staircase.fits import StaircaseFits, save_fits
+from lolip.staircase.methods import resolve_methods
 from lolip.staircase.metrics import TABLE_COLUMNS, metrics_row
 from lolip.staircase.problem import build_problem
-from lolip.staircase.spline import PENALTY, SplineBasis, staircase_basis
+from lolip.staircase.spline import PENALTY, staircase_basis
 
 log = logging.getLogger(__name__)
+
+# The table's numbers as the CSV holds them (a report item, read by people).
+TABLE_FLOAT_FORMAT = "%.6g"
 
 
 @dataclass(frozen=True)
 class StaircaseResult:
-    train: StaircaseData
+    fits: StaircaseFits  # the training set and every method's fitted function
     test: StaircaseData
-    basis: SplineBasis
-    methods: tuple[StaircaseMethod, ...]
-    thetas: dict[str, np.ndarray]  # by method name
-    table: pd.DataFrame
-    eps: float
+    table: pd.DataFrame  # one row of :func:`metrics_row` per method
 
 
 def run_staircase(
@@ -65,5 +67,15 @@ def run_staircase(
             method.objective(thetas[method.name], pb),
         )
     rows = [metrics_row(m, basis, thetas[m.name], train, test, eps) for m in resolved]
-    table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    return StaircaseResult(train, test, basis, tuple(resolved), thetas, table, eps)
+    fits = StaircaseFits(train, basis, eps, penalty, tuple(resolved), thetas)
+    return StaircaseResult(fits, test, pd.DataFrame(rows, columns=TABLE_COLUMNS))
+
+
+def write_results(
+    result: StaircaseResult, table: str | os.PathLike, fits: str | os.PathLike
+) -> None:
+    """The metrics table as CSV to ``table`` and the fitted functions to ``fits``
+    (:func:`lolip.staircase.fits.save_fits`), each atomically."""
+    with atomic_path(table) as tmp:
+        result.table.to_csv(tmp, index=False, float_format=TABLE_FLOAT_FORMAT)
+    save_fits(result.fits, fits)
