@@ -21,6 +21,7 @@ from typing import Any
 import yaml
 
 from lolip.bounds import describe_value, object_schema
+from lolip.staircase.style import PlotStyle
 
 HEADER = """\
 # The workflow config's schema: every key, its type and its range. GENERATED from the
@@ -240,7 +241,19 @@ STAIRCASE = {
             "exclusiveMinimum": 0,
             "description": "smoothness penalty weight",
         },
-        "methods": {"type": "array", "items": {"type": "string"}, "minItems": 1},
+        "methods": {
+            "type": "array",
+            "items": {"type": "string"},
+            "minItems": 1,
+            "description": (
+                "names of `methods:` entries, fitted with their loss and hyperparameters "
+                "(lolip.staircase.methods)"
+            ),
+        },
+        "plot": {
+            **object_schema(PlotStyle),
+            "description": "the figure's look (lolip.staircase.style); a change refits nothing",
+        },
     },
 }
 

@@ -284,7 +284,9 @@ def get_staircase_outputs():
     if "staircase" not in config:
         return []
     return expand(
-        "results/staircase/{size}.{ext}", size=["small", "large"], ext=["csv", "png"]
+        "results/staircase/{size}.{ext}",
+        size=["small", "large"],
+        ext=["csv", "png", "svg"],
     )
 
 

@@ -1,8 +1,7 @@
-"""Rule fit_staircase: fit every method on one size of the 1-D staircase; table and figure."""
+"""Rule fit_staircase: fit every method on one size of the 1-D staircase; table and fits."""
 
-from lolip.io import atomic_path
 from lolip.progress import setup_logging
-from lolip.staircase import plot_staircase, run_staircase
+from lolip.staircase import run_staircase, write_results
 
 setup_logging(snakemake.log[0])
 params = snakemake.params
@@ -14,13 +13,4 @@ result = run_staircase(
     eps=params.eps,
     penalty=params.penalty,
 )
-with atomic_path(snakemake.output.table) as tmp:
-    result.table.to_csv(tmp, index=False, float_format="%.6g")
-plot_staircase(
-    result,
-    snakemake.output.figure,
-    title=(
-        f"Staircase, {snakemake.wildcards.size}: n_train = {params.n_train}, "
-        f"eps = {params.eps:.4g}, lambda = {params.penalty:g}"
-    ),
-)
+write_results(result, table=snakemake.output.table, fits=snakemake.output.fits)
