@@ -13,7 +13,6 @@ report: "report/workflow.rst"
 
 # common.smk first checks the config against config/schema.yaml.
 include: "rules/common.smk"
-include: "rules/resources.smk"
 include: "rules/data.smk"
 include: "rules/separation.smk"
 include: "rules/train.smk"

@@ -274,7 +274,7 @@ JOB_RESOURCES = {
 RESOURCES = {
     "type": "object",
     "description": (
-        "cluster resources of training/evaluation jobs over rules/resources.smk's built-in "
+        "cluster resources of training/evaluation jobs over rules/common.smk's built-in "
         'table; per stage, entries "*" < "<dataset>" < "<arch>" < "<dataset>/<arch>" '
         "(later wins)"
     ),
