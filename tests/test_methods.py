@@ -173,10 +173,10 @@ def test_loss_is_the_formula_at_the_searched_point(method) -> None:
     with torch.no_grad():
         ce = F.cross_entropy(model(x), y, reduction="none")
         adv_ce = F.cross_entropy(model(x_adv), y, reduction="none")
-        if isinstance(method, AT):
-            expected = adv_ce
-        elif isinstance(method, RST):
+        if isinstance(method, RST):  # an AT with the clean loss added: test it first
             expected = ce + method.lam * adv_ce
+        elif isinstance(method, AT):
+            expected = adv_ce
         elif isinstance(method, TRADES):
             expected = ce + method.beta * kl(model(x), model(x_adv))
         else:

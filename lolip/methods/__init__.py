@@ -15,16 +15,13 @@ so a new variant is a config line, not code.
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from lolip.bounds import from_mapping
 from lolip.registry import lookup
 
 if TYPE_CHECKING:
-    import torch
-    from torch import nn
-
-    from lolip.precision import Autocast
+    from lolip.methods.base import TrainingMethod
 
 LOSSES: dict[str, str] = {
     "natural": "lolip.methods.natural:Natural",
@@ -36,18 +33,12 @@ LOSSES: dict[str, str] = {
 }
 
 
-class Method(Protocol):
-    def __call__(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, outer: Autocast
-    ) -> torch.Tensor: ...
-
-
 def method_class(loss: str) -> type:
     """The dataclass of the loss named ``loss``; unknown names list the known ones."""
     return lookup("loss", loss, LOSSES)
 
 
-def build_method(spec: dict[str, Any], where: str = "method") -> Method:
+def build_method(spec: dict[str, Any], where: str = "method") -> TrainingMethod:
     """Build the method ``spec['loss']`` with the remaining keys as hyperparameters."""
     spec = dict(spec)
     if "loss" not in spec:
@@ -56,6 +47,6 @@ def build_method(spec: dict[str, Any], where: str = "method") -> Method:
     return from_mapping(cls, spec, f"{where} ({cls.__name__})")
 
 
-def describe(method: Method) -> dict[str, Any]:
+def describe(method: TrainingMethod) -> dict[str, Any]:
     """The method's class and every hyperparameter, defaults included, for run metadata."""
     return {"class": type(method).__name__, **dataclasses.asdict(method)}

@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
 from lolip import search
-from lolip.bounds import check_fields
+from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
 from lolip.methods.inner import sign_ascent, uniform_start
 from lolip.perturbation import model_mode
 from lolip.precision import Autocast, full_precision
 
 
 @dataclass
-class AT:
+class AT(TrainingMethod):
     """Adversarial training: ``loss_i = CE(f(x'_i), y_i)`` with
 
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} CE(f(x'), y_i)``,
@@ -33,55 +31,25 @@ class AT:
     step_size: float = search.step_size(0.2)
     attack_mode: str = search.mode("train")
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def perturb(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> torch.Tensor:
-        """The adversarial inputs ``x'``, detached."""
-        return ce_ascent(model, x, y, eps, self.steps, self.step_size, self.attack_mode)
+    def perturb(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
+        """The adversarial inputs ``x'``: PGD on ``CE(f(x'), y)``, detached."""
+        with model_mode(model, self.attack_mode), full_precision(x.device):
+            return sign_ascent(
+                lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none"),
+                x,
+                uniform_start(x, eps),
+                eps,
+                steps=self.steps,
+                alpha=self.step_size * eps,
+            )
 
     def terms(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> dict[str, torch.Tensor]:
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
+    ) -> Terms:
         """Per-example ``adv_ce = CE(f(x'), y)``."""
         x_adv = self.perturb(model, x, y, eps)
         with outer():
             return {"adv_ce": F.cross_entropy(model(x_adv), y, reduction="none")}
 
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> torch.Tensor:
-        return self.terms(model, x, y, eps, outer)["adv_ce"]
-
-
-def ce_ascent(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    eps: float,
-    steps: int,
-    step_size: float,
-    mode: str,
-) -> torch.Tensor:
-    """PGD on ``CE(f(x'), y)`` from a uniform random start, the model in ``mode`` (AT, RST)."""
-    with model_mode(model, mode), full_precision(x.device):
-        return sign_ascent(
-            lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none"),
-            x,
-            uniform_start(x, eps),
-            eps,
-            steps=steps,
-            alpha=step_size * eps,
-        )
+    def combine(self, terms: Terms) -> Tensor:
+        return terms["adv_ce"]

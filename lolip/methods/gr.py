@@ -2,20 +2,20 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip.bounds import check_fields, setting
+from lolip.bounds import setting
+from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
 from lolip.methods.inner import rewind_rng
 from lolip.precision import Autocast, full_precision
 
 
 @dataclass
-class GR:
+class GR(TrainingMethod):
     """Gradient regularisation:
 
     ``loss_i = CE(x_i) + beta * ((CE(x_i + h d_i) - CE(x_i)) / h)^2``,
@@ -51,12 +51,9 @@ class GR:
         True, type="boolean", description="treat d as a constant of the step"
     )
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
     def terms(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> dict[str, torch.Tensor]:
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
+    ) -> Terms:
         """Per-example ``ce = CE(x)`` and ``penalty = ((CE(x + h d) - CE(x)) / h)^2``."""
         x = x.detach().requires_grad_(True)
         rewind = rewind_rng(x.device)
@@ -72,13 +69,5 @@ class GR:
             ce_h = F.cross_entropy(model(x.detach() + self.h * direction), y, reduction="none")
         return {"ce": ce, "penalty": ((ce_h - ce) / self.h) ** 2}
 
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> torch.Tensor:
-        terms = self.terms(model, x, y, eps)
+    def combine(self, terms: Terms) -> Tensor:
         return terms["ce"] + self.beta * terms["penalty"]

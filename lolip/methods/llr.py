@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip import search
-from lolip.bounds import check_fields, setting
+from lolip.bounds import setting
+from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
 from lolip.methods.inner import normal_start, rewind_rng, sign_ascent
 from lolip.perturbation import model_mode
 from lolip.precision import Autocast, full_precision
@@ -55,7 +55,7 @@ def local_linearity(
 
 
 @dataclass
-class LLR:
+class LLR(TrainingMethod):
     """Local linearity regularisation, with ``CE(x) = CE(f(x), y)``::
 
         g(delta) = |CE(x + delta) - CE(x) - delta . grad_x CE(x)|
@@ -82,12 +82,7 @@ class LLR:
     step_size: float = search.step_size(0.5)
     attack_mode: str = search.mode("eval")
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def perturb(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> torch.Tensor:
+    def perturb(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         """``x + delta*``, detached."""
         x = x.detach()
         with model_mode(model, self.attack_mode), full_precision(x.device):
@@ -111,20 +106,12 @@ class LLR:
             )
 
     def terms(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> dict[str, torch.Tensor]:
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
+    ) -> Terms:
         """Per-example ``ce``, ``gamma = g(delta*)`` and ``tangent = |delta* . grad_x CE(x)|``."""
         delta = self.perturb(model, x, y, eps) - x
         parts = local_linearity(model, x, y, delta)
         return {"ce": parts["ce"], "gamma": parts["gap"], "tangent": parts["tangent"]}
 
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> torch.Tensor:
-        terms = self.terms(model, x, y, eps)
+    def combine(self, terms: Terms) -> Tensor:
         return terms["ce"] + self.lam * terms["gamma"] + self.mu * terms["tangent"]

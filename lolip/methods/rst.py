@@ -2,21 +2,19 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import nn
 
-from lolip import search
-from lolip.bounds import check_fields, setting
-from lolip.methods.at import ce_ascent
+from lolip.bounds import setting
+from lolip.methods.at import AT
+from lolip.methods.base import FP32, Tensor, Terms
 from lolip.precision import Autocast
 
 
 @dataclass
-class RST:
+class RST(AT):
     """Robust self-training (Raghunathan et al. 2020) without unlabelled data:
 
     ``loss_i = CE(f(x_i), y_i) + lambda * CE(f(x'_i), y_i)``, config key ``lam``,
@@ -31,27 +29,10 @@ class RST:
     lam: float = setting(
         1.0, type="number", minimum=0, description="weight of the adversarial loss"
     )
-    steps: int = search.steps(10)
-    step_size: float = search.step_size(0.2)
-    attack_mode: str = search.mode("train")
-
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def perturb(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> torch.Tensor:
-        """The adversarial inputs ``x'``, detached."""
-        return ce_ascent(model, x, y, eps, self.steps, self.step_size, self.attack_mode)
 
     def terms(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> dict[str, torch.Tensor]:
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
+    ) -> Terms:
         """Per-example ``ce = CE(f(x), y)`` and ``adv_ce = CE(f(x'), y)``."""
         x_adv = self.perturb(model, x, y, eps)
         with outer():
@@ -60,13 +41,5 @@ class RST:
                 "adv_ce": F.cross_entropy(model(x_adv), y, reduction="none"),
             }
 
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> torch.Tensor:
-        terms = self.terms(model, x, y, eps, outer)
+    def combine(self, terms: Terms) -> Tensor:
         return terms["ce"] + self.lam * terms["adv_ce"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 
 import torch
@@ -10,7 +9,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip import search
-from lolip.bounds import check_fields, setting
+from lolip.bounds import setting
+from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
 from lolip.methods.inner import normal_start, sign_ascent
 from lolip.perturbation import model_mode
 from lolip.precision import Autocast, full_precision
@@ -24,7 +24,7 @@ def kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class TRADES:
+class TRADES(TrainingMethod):
     """TRADES: ``loss_i = CE(f(x_i), y_i) + beta * KL(f(x_i) || f(x'_i))``, with
 
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} KL(f(x_i) || f(x'))``,
@@ -43,12 +43,7 @@ class TRADES:
     step_size: float = search.step_size(0.2)
     attack_mode: str = search.mode("eval")
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def perturb(
-        self, model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float
-    ) -> torch.Tensor:
+    def perturb(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         """The adversarial inputs ``x'``, detached (``y`` is unused: the search is label-free)."""
         with model_mode(model, self.attack_mode), full_precision(x.device):
             with torch.no_grad():
@@ -63,13 +58,8 @@ class TRADES:
             )
 
     def terms(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> dict[str, torch.Tensor]:
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
+    ) -> Terms:
         """Per-example ``ce = CE(f(x), y)`` and ``kl = KL(f(x) || f(x'))``."""
         x_adv = self.perturb(model, x, y, eps)
         with outer():
@@ -79,13 +69,5 @@ class TRADES:
                 "kl": kl(logits, model(x_adv)),
             }
 
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        outer: Autocast = contextlib.nullcontext,
-    ) -> torch.Tensor:
-        terms = self.terms(model, x, y, eps, outer)
+    def combine(self, terms: Terms) -> Tensor:
         return terms["ce"] + self.beta * terms["kl"]

@@ -28,7 +28,7 @@ from torch import nn
 from lolip.datasets.prepared import Split
 from lolip.interrupts import Interrupted, StopRequest
 from lolip.layout import channels_last
-from lolip.methods import Method
+from lolip.methods.base import TrainingMethod as Method
 from lolip.precision import Autocast, outer_autocast
 from lolip.training.augment import augment
 from lolip.training.checkpoint import load_checkpoint, save_checkpoint
