@@ -17,7 +17,6 @@ randomised or dynamic models) goes to the job's log.
 
 from __future__ import annotations
 
-import importlib.metadata
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -25,24 +24,16 @@ import torch
 from torch import nn
 
 from lolip import search
-from lolip.attacks import AttackResult
-from lolip.bounds import check_fields, setting
-from lolip.noise import ExampleNoise, noise_for
-from lolip.perturbation import eval_frozen
-from lolip.precision import full_precision
+from lolip.attacks.base import BlockAttack, Tensor
+from lolip.bounds import setting
 
 VERSIONS = ("standard", "plus", "rand")
 NORMS = {"linf": "Linf", "l2": "L2"}
-PACKAGE = "pyautoattack"
 TARGET_CLASSES = 9
 
 
-def package_version() -> str:
-    return importlib.metadata.version(PACKAGE)
-
-
 @dataclass(frozen=True)
-class AutoAttack:
+class AutoAttack(BlockAttack):
     """AutoAttack through the official package; ``broken = argmax f(x_adv) != y``."""
 
     name: ClassVar[str] = "autoattack"
@@ -70,18 +61,13 @@ class AutoAttack:
         description="Square's queries (null: the official 5,000)",
     )
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def library(self) -> dict[str, str]:
-        return {"name": PACKAGE, "version": package_version()}
-
-    def build(self, model: nn.Module, eps: float, n_classes: int, seed: int, device) -> object:
-        """The package's ``AutoAttack`` object for one block."""
+    def attack_block(self, model: nn.Module, x: Tensor, y: Tensor, eps: float, seed: int) -> Tensor:
         from pyautoattack import AutoAttack as Official
 
+        with torch.no_grad():
+            n_classes = model(x[:1]).shape[1]
         attack = Official(
-            model, device=device, eps=eps, norm=NORMS[self.norm], seed=seed, version=self.version
+            model, device=x.device, eps=eps, norm=NORMS[self.norm], seed=seed, version=self.version
         )
         targets = min(TARGET_CLASSES, n_classes - 1)
         attack.apgd_targeted.n_target_classes = targets
@@ -91,28 +77,5 @@ class AutoAttack:
                 stage.n_iter = self.n_iter
         if self.n_queries is not None:
             attack.square.n_queries = self.n_queries
-        return attack
-
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        noise: ExampleNoise | None = None,
-    ) -> AttackResult:
-        noise = noise or noise_for(0, "", 0, len(y))
-        x_adv = torch.empty_like(x)
-        with eval_frozen(model), full_precision(x.device):
-            with torch.no_grad():
-                n_classes = model(x[:1]).shape[1]
-            for start in range(0, len(y), self.block_size):
-                rows = slice(start, start + self.block_size)
-                block = noise.select(torch.arange(len(y))[rows])
-                attack = self.build(model, eps, n_classes, block.block_seed(self.name), x.device)
-                x_adv[rows], _ = attack.run_standard_evaluation(
-                    x[rows], y[rows], batch_size=self.block_size
-                )
-            with torch.no_grad():
-                broken = model(x_adv).argmax(1) != y
-        return AttackResult(x_adv, broken)
+        x_adv, _ = attack.run_standard_evaluation(x, y, batch_size=self.block_size)
+        return x_adv

@@ -23,15 +23,13 @@ from torch import nn
 
 from lolip import search
 from lolip.attacks import AttackResult
+from lolip.attacks.base import Attack, Tensor
 from lolip.attacks.pgd import pgd_run
-from lolip.bounds import check_fields
-from lolip.noise import ExampleNoise, noise_for
-from lolip.perturbation import eval_frozen
-from lolip.precision import full_precision
+from lolip.noise import ExampleNoise
 
 
 @dataclass(frozen=True)
-class MultiTarget:
+class MultiTarget(Attack):
     """Targeted PGD towards each of the K - 1 wrong classes; ``step_size`` in units of eps.
 
     ``target_success[i, t]`` records whether the run towards class ``t`` broke point ``i``.
@@ -40,49 +38,38 @@ class MultiTarget:
     """
 
     name: ClassVar[str] = "multitarget"
-    block_size: ClassVar[int | None] = None
 
     norm: str = search.norm()
     steps: int = search.steps(20)
     step_size: float = search.step_size(0.1)
     restarts: int = search.restarts()
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        noise: ExampleNoise | None = None,
+    def run(
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, noise: ExampleNoise
     ) -> AttackResult:
-        noise = noise or noise_for(0, "", 0, len(y))
-        with eval_frozen(model), full_precision(x.device):
-            with torch.no_grad():
-                n_classes = model(x[:1]).shape[1]
-            success = torch.zeros(x.shape[0], n_classes, dtype=torch.bool, device=x.device)
-            x_best = x.clone()
-            score_best = torch.full((x.shape[0],), -torch.inf, device=x.device)
-            rows = torch.arange(x.shape[0], device=x.device)
-            for shift in range(1, n_classes):
-                target = (y + shift) % n_classes
-                x_adv, broken, score = pgd_run(
-                    model,
-                    x,
-                    y,
-                    eps,
-                    norm=self.norm,
-                    steps=self.steps,
-                    step_size=self.step_size,
-                    restarts=self.restarts,
-                    noise=noise,
-                    key=f"shift{shift}",
-                    target=target,
-                )
-                success[rows, target] = broken
-                stronger = score > score_best
-                x_best = torch.where(stronger.view((-1,) + (1,) * (x.dim() - 1)), x_adv, x_best)
-                score_best = torch.where(stronger, score, score_best)
+        with torch.no_grad():
+            n_classes = model(x[:1]).shape[1]
+        success = torch.zeros(x.shape[0], n_classes, dtype=torch.bool, device=x.device)
+        x_best = x.clone()
+        score_best = torch.full((x.shape[0],), -torch.inf, device=x.device)
+        rows = torch.arange(x.shape[0], device=x.device)
+        for shift in range(1, n_classes):
+            target = (y + shift) % n_classes
+            x_adv, broken, score = pgd_run(
+                model,
+                x,
+                y,
+                eps,
+                norm=self.norm,
+                steps=self.steps,
+                step_size=self.step_size,
+                restarts=self.restarts,
+                noise=noise,
+                key=f"shift{shift}",
+                target=target,
+            )
+            success[rows, target] = broken
+            stronger = score > score_best
+            x_best = torch.where(stronger.view((-1,) + (1,) * (x.dim() - 1)), x_adv, x_best)
+            score_best = torch.where(stronger, score, score_best)
         return AttackResult(x_best, success.any(1), success)

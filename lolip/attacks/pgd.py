@@ -22,14 +22,13 @@ from torch import nn
 
 from lolip import search
 from lolip.attacks import AttackResult
-from lolip.bounds import check_fields
-from lolip.noise import ExampleNoise, noise_for
-from lolip.perturbation import eval_frozen, linf_box
-from lolip.precision import full_precision
+from lolip.attacks.base import Attack, Tensor
+from lolip.noise import ExampleNoise
+from lolip.perturbation import linf_box
 
 
 @dataclass(frozen=True)
-class PGD:
+class PGD(Attack):
     """Untargeted PGD ascending CE(f(x'), y); ``step_size`` is in units of ``eps``.
 
     All restarts run stacked along the batch dimension; ``noise`` draws each example's
@@ -37,38 +36,27 @@ class PGD:
     """
 
     name: ClassVar[str] = "pgd"
-    block_size: ClassVar[int | None] = None
 
     norm: str = search.norm()
     steps: int = search.steps(10)
     step_size: float = search.step_size(0.2)
     restarts: int = search.restarts()
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        noise: ExampleNoise | None = None,
+    def run(
+        self, model: nn.Module, x: Tensor, y: Tensor, eps: float, noise: ExampleNoise
     ) -> AttackResult:
-        noise = noise or noise_for(0, "", 0, len(y))
-        with eval_frozen(model), full_precision(x.device):
-            x_adv, broken, _ = pgd_run(
-                model,
-                x,
-                y,
-                eps,
-                norm=self.norm,
-                steps=self.steps,
-                step_size=self.step_size,
-                restarts=self.restarts,
-                noise=noise,
-                key="start",
-            )
+        x_adv, broken, _ = pgd_run(
+            model,
+            x,
+            y,
+            eps,
+            norm=self.norm,
+            steps=self.steps,
+            step_size=self.step_size,
+            restarts=self.restarts,
+            noise=noise,
+            key="start",
+        )
         return AttackResult(x_adv, broken)
 
 

@@ -18,16 +18,13 @@ import torch
 from torch import nn
 
 from lolip import search
-from lolip.attacks import AttackResult
-from lolip.attacks.autoattack import NORMS, PACKAGE, package_version
-from lolip.bounds import check_fields, setting
-from lolip.noise import ExampleNoise, noise_for
-from lolip.perturbation import eval_frozen
-from lolip.precision import full_precision
+from lolip.attacks.autoattack import NORMS
+from lolip.attacks.base import BlockAttack, Tensor
+from lolip.bounds import setting
 
 
 @dataclass(frozen=True)
-class Square:
+class Square(BlockAttack):
     """Square attack through the official package; ``broken = argmax f(x_adv) != y``."""
 
     name: ClassVar[str] = "square"
@@ -41,38 +38,18 @@ class Square:
         500, type="integer", minimum=1, description="examples per call and per seed"
     )
 
-    def __post_init__(self) -> None:
-        check_fields(self)
-
-    def library(self) -> dict[str, str]:
-        return {"name": PACKAGE, "version": package_version()}
-
-    def __call__(
-        self,
-        model: nn.Module,
-        x: torch.Tensor,
-        y: torch.Tensor,
-        eps: float,
-        noise: ExampleNoise | None = None,
-    ) -> AttackResult:
+    def attack_block(self, model: nn.Module, x: Tensor, y: Tensor, eps: float, seed: int) -> Tensor:
         from pyautoattack.square import SquareAttack
 
-        noise = noise or noise_for(0, "", 0, len(y))
-        x_adv = torch.empty_like(x)
-        with eval_frozen(model), full_precision(x.device), torch.no_grad():
-            for start in range(0, len(y), self.block_size):
-                rows = slice(start, start + self.block_size)
-                block = noise.select(torch.arange(len(y))[rows])
-                attack = SquareAttack(
-                    model,
-                    norm=NORMS[self.norm],
-                    n_queries=self.n_queries,
-                    eps=eps,
-                    p_init=self.p_init,
-                    seed=block.block_seed(self.name),
-                    resc_schedule=False,
-                    device=x.device,
-                )
-                x_adv[rows] = attack.perturb(x[rows], y[rows])
-            broken = model(x_adv).argmax(1) != y
-        return AttackResult(x_adv, broken)
+        attack = SquareAttack(
+            model,
+            norm=NORMS[self.norm],
+            n_queries=self.n_queries,
+            eps=eps,
+            p_init=self.p_init,
+            seed=seed,
+            resc_schedule=False,
+            device=x.device,
+        )
+        with torch.no_grad():
+            return attack.perturb(x, y)
