@@ -173,7 +173,7 @@ def test_three_shards_gather_to_the_unsharded_result(model, digits_xy):
         ]
         attacks = {
             name: [
-                attack_part(model, data, 0.1, name, settings, shard=i, shards=shards)
+                attack_part(model, data, 0.1, settings, name=name, shard=i, shards=shards)
                 for i in range(shards)
             ]
             for name in settings.attacks
@@ -197,7 +197,8 @@ def test_finished_chunks_are_reused_and_stale_ones_redone(model, digits_xy, tmp_
     x_train, y_train, x, y = digits_xy
     data = {"test": Split(x[:120], y[:120], 1.0)}
     settings = EvaluationSettings.from_dict({"chunk_size": 50})
-    full, _ = attack_part(model, data, 0.1, "pgd", settings, scratch=tmp_path, fingerprint="a")
+    resume = {"name": "pgd", "scratch": tmp_path, "fingerprint": "a"}
+    full, _ = attack_part(model, data, 0.1, settings, **resume)
     chunks = sorted(tmp_path.iterdir())
     assert [p.name for p in chunks] == [
         "test-000000000-000000050.json",
@@ -206,12 +207,16 @@ def test_finished_chunks_are_reused_and_stale_ones_redone(model, digits_xy, tmp_
     ]
     chunks[1].unlink()
     before = chunks[0].read_bytes()
-    again, _ = attack_part(model, data, 0.1, "pgd", settings, scratch=tmp_path, fingerprint="a")
+    again, _ = attack_part(
+        model, data, 0.1, settings, name="pgd", scratch=tmp_path, fingerprint="a"
+    )
     pd.testing.assert_frame_equal(full, again, check_exact=True)
     assert chunks[0].read_bytes() == before and chunks[1].exists()
     # Chunks of other work (another model, settings or code) are not reused.
     stronger = EvaluationSettings.from_dict({"chunk_size": 50, "attacks": {"pgd": {"steps": 40}}})
-    other, _ = attack_part(model, data, 0.1, "pgd", stronger, scratch=tmp_path, fingerprint="b")
+    other, _ = attack_part(
+        model, data, 0.1, stronger, name="pgd", scratch=tmp_path, fingerprint="b"
+    )
     assert other["broken"].sum() >= full["broken"].sum()
     assert '"fingerprint": "b"' in chunks[0].read_text()
 

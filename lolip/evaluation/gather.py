@@ -61,9 +61,10 @@ def gather(
     examples.insert(4, "clean_correct", examples["clean_pred"] == examples["label"])
     key = ["split", "index"]
     for name, (frame, records) in attacks.items():
-        columns = {"broken": f"broken_{name}"} | {
-            c: f"{name}_{c}" for c in frame.columns if c.startswith("target_")
-        }
+        targets = sorted(
+            (c for c in frame.columns if c.startswith("target_")), key=lambda c: int(c[7:])
+        )
+        columns = {"broken": f"broken_{name}"} | {c: f"{name}_{c}" for c in targets}
         part = frame[[*key, *columns]].rename(columns=columns)
         examples = examples.merge(part, on=key, how="left", validate="one_to_one")
         _check_attack(name, frame, records, examples, eps, checks)
@@ -114,9 +115,11 @@ def _check_attack(
     norm = records[0]["spec"].get("norm", "linf")
     for split in records[0]["splits"]:
         rows = frame[frame["split"] == split]
-        ranges = [r["value_range"][split] for r in records if split in r["value_range"]]
-        low = min((v[0] for v in ranges), default=0.0)
-        high = max((v[1] for v in ranges), default=0.0)
+        low, high = (
+            (float(rows["min_value"].min()), float(rows["max_value"].max()))
+            if len(rows)
+            else (0.0, 0.0)
+        )
         distance = float(rows["distance"].max()) if len(rows) else 0.0
         checks.setdefault("in_ball", {}).setdefault(split, {})[name] = ball_record(
             distance, low, high, eps, norm

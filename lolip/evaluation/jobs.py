@@ -71,89 +71,66 @@ def check_model(model_path: str, data_path: str, out: str, *, eps: float, evalua
     write_json(out, {"checks": checks, "provenance": provenance(device)})
 
 
-def attack_model(
+def _run_part(
+    kind: str,
     model_path: str,
     data_path: str,
     table: str,
     record_out: str,
     *,
-    name: str,
-    shard: int,
-    shards: int,
     eps: float,
     evaluation: dict,
+    work: Any,
+    **part: Any,
 ) -> None:
-    """Attack ``name`` on shard ``shard`` of ``shards`` of its splits."""
-    from lolip.evaluation.parts import attack_part
+    """One part (``kind``: an attack, or the Lipschitz estimate) on one shard, resumable.
+
+    ``work(settings)`` is what the part's numbers depend on besides the model, the data
+    and the layout of the work: with them, the fingerprint of its chunks.
+    """
+    from lolip.evaluation.parts import PARTS
     from lolip.provenance import provenance
 
     device, model, data, settings = _context(model_path, data_path, evaluation)
     fingerprint = _fingerprint(
-        "attack",
+        kind,
         model_path,
         data_path,
         eps,
-        name=name,
-        spec=settings.attacks[name],
-        splits=settings.splits_of(name),
         seed=settings.seed,
         batch_size=settings.batch_size,
         chunk_size=settings.chunk_size,
         sizes={s: len(v) for s, v in data.items()},
+        **work(settings),
     )
-    frame, record = attack_part(
-        model,
-        data,
-        eps,
-        name,
-        settings,
-        shard=shard,
-        shards=shards,
-        scratch=f"{table}.partial",
-        fingerprint=fingerprint,
+    frame, record = PARTS[kind](
+        model, data, eps, settings, scratch=f"{table}.partial", fingerprint=fingerprint, **part
     )
     _write_part(frame, {**record, "provenance": provenance(device)}, table, record_out)
+
+
+def attack_model(
+    model_path: str, data_path: str, table: str, record_out: str, *, name: str, **job: Any
+) -> None:
+    """Attack ``name`` on shard ``shard`` of ``shards`` of its splits (``job``: the shard
+    and shard count, eps and the evaluation settings)."""
+
+    def work(settings: EvaluationSettings) -> dict[str, Any]:
+        return {"name": name, "spec": settings.attacks[name], "splits": settings.splits_of(name)}
+
+    _run_part("attack", model_path, data_path, table, record_out, name=name, work=work, **job)
 
 
 def estimate_lipschitz(
-    model_path: str,
-    data_path: str,
-    table: str,
-    record_out: str,
-    *,
-    shard: int,
-    shards: int,
-    eps: float,
-    evaluation: dict,
+    model_path: str, data_path: str, table: str, record_out: str, **job: Any
 ) -> None:
     """Clean predictions and the local Lipschitz estimate on shard ``shard`` of ``shards``."""
     from lolip.bounds import to_mapping
-    from lolip.evaluation.parts import lipschitz_part
-    from lolip.provenance import provenance
 
-    device, model, data, settings = _context(model_path, data_path, evaluation)
-    fingerprint = _fingerprint(
-        "lipschitz",
-        model_path,
-        data_path,
-        eps,
-        lipschitz=to_mapping(settings.lipschitz),
-        seed=settings.seed,
-        batch_size=settings.batch_size,
-        chunk_size=settings.chunk_size,
-        sizes={s: len(v) for s, v in data.items()},
-    )
-    frame, record = lipschitz_part(
-        model,
-        data,
-        eps,
-        settings,
-        shard=shard,
-        shards=shards,
-        scratch=f"{table}.partial",
-        fingerprint=fingerprint,
-    )
-    _write_part(frame, {**record, "provenance": provenance(device)}, table, record_out)
+    def work(settings: EvaluationSettings) -> dict[str, Any]:
+        return {"lipschitz": to_mapping(settings.lipschitz)}
+
+    _run_part("lipschitz", model_path, data_path, table, record_out, work=work, **job)
 
 
 def read_part(table: str | os.PathLike, record: str | os.PathLike) -> tuple[pd.DataFrame, dict]:

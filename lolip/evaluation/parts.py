@@ -2,10 +2,10 @@
 shard. Each returns a per-example table and a JSON-able record of what it did.
 
 Attack part (one attack, its splits): per example ``broken`` (some iterate misclassified),
-``distance`` (of the returned input from x, in the attack's norm) and, for the
-multi-targeted attack, ``target_<t>`` (the run towards class t broke it); the record holds
-the attack's complete settings, its library and version, each split's value range of the
-returned inputs, timings and provenance.
+``distance`` (of the returned input from x, in the attack's norm), ``min_value`` and
+``max_value`` (the returned input's range) and, for the multi-targeted attack,
+``target_<t>`` (the run towards class t broke it); the record holds the attack's complete
+settings, its library and version, timings and provenance.
 
 Lipschitz part (every evaluated split): per example ``label``, ``clean_pred`` (argmax of
 the logits f(x), which the estimate starts from) and ``lipschitz``.
@@ -20,10 +20,10 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import torch
 from torch import nn
@@ -35,7 +35,7 @@ from lolip.evaluation.chunks import Chunk, plan, run_chunks, shard_chunks
 from lolip.evaluation.settings import EvaluationSettings, attack_settings
 from lolip.layout import channels_last
 from lolip.lipschitz import local_lipschitz
-from lolip.noise import noise_for
+from lolip.noise import ExampleNoise, noise_for
 from lolip.perturbation import eval_frozen
 from lolip.training.fingerprint import code_version
 
@@ -64,69 +64,111 @@ def _distance(x: torch.Tensor, x_adv: torch.Tensor, norm: str) -> torch.Tensor:
     return diff.abs().amax(1) if norm == "linf" else diff.norm(dim=1)
 
 
-def _batches(chunk: Chunk, size: int) -> list[tuple[int, int]]:
-    return [(a, min(a + size, chunk.stop)) for a in range(chunk.start, chunk.stop, size)]
+Batch = Callable[[torch.Tensor, torch.Tensor, ExampleNoise], dict[str, list]]
+
+
+def _chunked(
+    data: dict[str, Split],
+    sizes: dict[str, int],
+    settings: EvaluationSettings,
+    *,
+    stream: str,
+    batch: Batch,
+    block: int | None,
+    shard: int,
+    shards: int,
+    scratch: str | Path | None,
+    fingerprint: str,
+) -> tuple[pd.DataFrame, float]:
+    """``batch(x, y, noise)`` (per-example columns) over every example of shard ``shard``
+    of ``shards``, in resumable chunks; the table, with ``split`` and ``index``, and the
+    seconds spent. ``block``: a library attack's block, its chunk and batch alike."""
+    chunks = shard_chunks(plan(sizes, block or settings.chunk_size), shard, shards)
+    size = block or settings.batch_size
+
+    def compute(chunk: Chunk) -> dict[str, Any]:
+        tic = time.perf_counter()
+        split = data[chunk.split]
+        draws = noise_for(settings.seed, f"{chunk.split}/{stream}", chunk.start, chunk.stop)
+        columns: dict[str, list] = {}
+        for a in range(chunk.start, chunk.stop, size):
+            b = min(a + size, chunk.stop)
+            noise = draws.select(torch.arange(a, b) - chunk.start)
+            for key, values in batch(split.images(slice(a, b)), split.y[a:b], noise).items():
+                columns.setdefault(key, []).extend(values)
+        index = list(range(chunk.start, chunk.stop))
+        return {
+            "split": chunk.split,
+            "index": index,
+            "columns": columns,
+            "seconds": time.perf_counter() - tic,
+        }
+
+    results = run_chunks(chunks, compute, scratch=scratch, fingerprint=fingerprint, desc=stream)
+    # Columns in name order: a chunk read back from its (key-sorted) JSON has them so.
+    frames = [
+        pd.DataFrame(
+            {"split": r["split"], "index": r["index"], **dict(sorted(r["columns"].items()))}
+        )
+        for r in results
+    ]
+    frame = (
+        pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["split", "index"])
+    )
+    return frame, sum(r["seconds"] for r in results)
 
 
 def attack_part(
     model: nn.Module,
     data: dict[str, Split],
     eps: float,
-    name: str,
     settings: EvaluationSettings,
     *,
+    name: str,
     shard: int = 0,
     shards: int = 1,
     scratch: str | Path | None = None,
     fingerprint: str = "",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Attack ``name`` of ``settings`` on shard ``shard`` of ``shards`` of its splits."""
-    spec = settings.attacks[name]
-    attack = build_attack(attack_settings(spec), f"evaluation.attacks.{name}")
+    attack = build_attack(attack_settings(settings.attacks[name]), f"evaluation.attacks.{name}")
     norm = getattr(attack, "norm", "linf")
-    block = getattr(attack, "block_size", None)
     sizes = {s: len(data[s]) for s in settings.splits_of(name) if s in data}
-    chunks = shard_chunks(plan(sizes, block or settings.chunk_size), shard, shards)
 
-    def compute(chunk: Chunk) -> dict[str, Any]:
-        tic = time.perf_counter()
-        split = data[chunk.split]
-        stream = noise_for(settings.seed, f"{chunk.split}/{name}", chunk.start, chunk.stop)
-        broken, distance, targets, low, high = [], [], [], np.inf, -np.inf
-        for a, b in _batches(chunk, block or settings.batch_size):
-            x, y = split.images(slice(a, b)), split.y[a:b]
-            result = attack(model, x, y, eps, stream.select(torch.arange(a, b) - chunk.start))
-            broken.append(result.broken.cpu())
-            distance.append(_distance(x, result.x_adv, norm).double().cpu())
-            low, high = min(low, float(result.x_adv.min())), max(high, float(result.x_adv.max()))
-            if result.target_success is not None:
-                targets.append(result.target_success.cpu())
-        return {
-            "split": chunk.split,
-            "index": list(range(chunk.start, chunk.stop)),
-            "broken": torch.cat(broken).tolist(),
-            "distance": torch.cat(distance).tolist(),
-            "targets": torch.cat(targets).int().tolist() if targets else None,
-            "min_value": low,
-            "max_value": high,
-            "seconds": time.perf_counter() - tic,
+    def batch(x: torch.Tensor, y: torch.Tensor, noise: ExampleNoise) -> dict[str, list]:
+        result = attack(model, x, y, eps, noise)
+        flat = result.x_adv.flatten(1)
+        columns = {
+            "broken": result.broken.tolist(),
+            "distance": _distance(x, result.x_adv, norm).double().tolist(),
+            "min_value": flat.amin(1).double().tolist(),
+            "max_value": flat.amax(1).double().tolist(),
         }
+        if result.target_success is not None:
+            for t, success in enumerate(result.target_success.T):
+                columns[f"target_{t}"] = success.tolist()
+        return columns
 
     with eval_frozen(model), channels_last(model):
-        results = run_chunks(chunks, compute, scratch=scratch, fingerprint=fingerprint, desc=name)
-    frame = _frame(results, ["broken", "distance"], target_prefix="target_")
-    ranges = {}
-    for r in results:
-        low, high = ranges.get(r["split"], (np.inf, -np.inf))
-        ranges[r["split"]] = (min(low, r["min_value"]), max(high, r["max_value"]))
+        frame, seconds = _chunked(
+            data,
+            sizes,
+            settings,
+            stream=name,
+            batch=batch,
+            block=getattr(attack, "block_size", None),
+            shard=shard,
+            shards=shards,
+            scratch=scratch,
+            fingerprint=fingerprint,
+        )
     record = {
         "attack": name,
         "spec": attack_spec(attack),
         "splits": list(sizes),
         "library": library(attack),
         "shard": [shard, shards],
-        "value_range": {s: list(v) for s, v in ranges.items()},
-        "seconds": sum(r["seconds"] for r in results),
+        "seconds": seconds,
     }
     return frame, record
 
@@ -143,60 +185,37 @@ def lipschitz_part(
     fingerprint: str = "",
 ) -> tuple[pd.DataFrame, dict[str, Any]]:
     """Clean predictions and the local Lipschitz estimate on shard ``shard`` of ``shards``."""
-    sizes = {s: len(split) for s, split in data.items()}
-    chunks = shard_chunks(plan(sizes, settings.chunk_size), shard, shards)
 
-    def compute(chunk: Chunk) -> dict[str, Any]:
-        tic = time.perf_counter()
-        split = data[chunk.split]
-        stream = noise_for(settings.seed, f"{chunk.split}/lipschitz", chunk.start, chunk.stop)
-        preds, ratios = [], []
-        for a, b in _batches(chunk, settings.batch_size):
-            x = split.images(slice(a, b))
-            with torch.no_grad():
-                logits = model(x)
-            preds.append(logits.argmax(1).cpu())
-            noise = stream.select(torch.arange(a, b) - chunk.start)
-            lips = local_lipschitz(
-                model, x, eps, settings.lipschitz, noise=noise, clean_logits=logits
-            )
-            ratios.append(lips.double().cpu())
+    def batch(x: torch.Tensor, y: torch.Tensor, noise: ExampleNoise) -> dict[str, list]:
+        with torch.no_grad():
+            logits = model(x)
+        lips = local_lipschitz(model, x, eps, settings.lipschitz, noise=noise, clean_logits=logits)
         return {
-            "split": chunk.split,
-            "index": list(range(chunk.start, chunk.stop)),
-            "label": split.y[chunk.start : chunk.stop].cpu().tolist(),
-            "clean_pred": torch.cat(preds).tolist(),
-            "lipschitz": torch.cat(ratios).tolist(),
-            "seconds": time.perf_counter() - tic,
+            "label": y.tolist(),
+            "clean_pred": logits.argmax(1).tolist(),
+            "lipschitz": lips.double().tolist(),
         }
 
     with eval_frozen(model), channels_last(model):
-        results = run_chunks(
-            chunks, compute, scratch=scratch, fingerprint=fingerprint, desc="lipschitz"
+        frame, seconds = _chunked(
+            data,
+            {s: len(split) for s, split in data.items()},
+            settings,
+            stream="lipschitz",
+            batch=batch,
+            block=None,
+            shard=shard,
+            shards=shards,
+            scratch=scratch,
+            fingerprint=fingerprint,
         )
-    frame = _frame(results, ["label", "clean_pred", "lipschitz"])
     record = {
         "lipschitz": {"eps": eps, **to_mapping(settings.lipschitz)},
         "shard": [shard, shards],
-        "seconds": sum(r["seconds"] for r in results),
+        "seconds": seconds,
     }
     return frame, record
 
 
-def _frame(
-    results: list[dict[str, Any]], columns: list[str], target_prefix: str | None = None
-) -> pd.DataFrame:
-    """The chunks' per-example lists as one table (split, index, columns, targets)."""
-    parts = []
-    for r in results:
-        part = pd.DataFrame(
-            {"split": r["split"], "index": r["index"], **{c: r[c] for c in columns}}
-        )
-        if target_prefix and r.get("targets") is not None:
-            table = np.asarray(r["targets"], dtype=bool)
-            for t in range(table.shape[1]):
-                part[f"{target_prefix}{t}"] = table[:, t]
-        parts.append(part)
-    if not parts:
-        return pd.DataFrame({"split": [], "index": [], **{c: [] for c in columns}})
-    return pd.concat(parts, ignore_index=True)
+# The parts by kind, as the workflow's jobs name them.
+PARTS = {"attack": attack_part, "lipschitz": lipschitz_part}

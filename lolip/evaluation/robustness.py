@@ -61,7 +61,7 @@ def evaluate_splits(
     frame, record = lipschitz_part(model, data, eps, settings)
     attacks = {}
     for name in settings.attacks:
-        attack_frame, attack_record = attack_part(model, data, eps, name, settings)
+        attack_frame, attack_record = attack_part(model, data, eps, settings, name=name)
         attacks[name] = (attack_frame, [attack_record])
     return gather(eps, settings, checks, (frame, [record]), attacks)
 
