@@ -8,14 +8,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip import search
-from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
-from lolip.methods.inner import sign_ascent, uniform_start
-from lolip.perturbation import model_mode
-from lolip.precision import Autocast, full_precision
+from lolip.methods.base import FP32, Tensor, Terms
+from lolip.methods.inner import SearchingMethod, uniform_start
+from lolip.precision import Autocast
 
 
 @dataclass
-class AT(TrainingMethod):
+class AT(SearchingMethod):
     """Adversarial training: ``loss_i = CE(f(x'_i), y_i)`` with
 
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} CE(f(x'), y_i)``,
@@ -33,15 +32,11 @@ class AT(TrainingMethod):
 
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         """The adversarial inputs ``x'``: PGD on ``CE(f(x'), y)``, detached."""
-        with model_mode(model, self.attack_mode), full_precision(x.device):
-            return sign_ascent(
-                lambda x_adv: F.cross_entropy(model(x_adv), y, reduction="none"),
-                x,
-                uniform_start(x, eps),
-                eps,
-                steps=self.steps,
-                alpha=self.step_size * eps,
-            )
+
+        def ce(x_adv: Tensor) -> Tensor:
+            return F.cross_entropy(model(x_adv), y, reduction="none")
+
+        return self.ascend(model, ce, x, uniform_start(x, eps), eps)
 
     def terms(
         self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32

@@ -22,8 +22,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+from torch import nn
 
-from lolip.perturbation import linf_box
+from lolip.methods.base import Tensor, TrainingMethod
+from lolip.perturbation import linf_box, model_mode
 from lolip.precision import full_precision
 
 Objective = Callable[[torch.Tensor], torch.Tensor]
@@ -81,3 +83,21 @@ def sign_ascent(
         (grad,) = torch.autograd.grad(value, x_adv)
         x_adv = torch.clamp(x_adv.detach() + alpha * grad.sign(), min=lower, max=upper)
     return x_adv.detach()
+
+
+class SearchingMethod(TrainingMethod):
+    """A method with an inner maximisation; its fields ``steps``, ``step_size`` (in units of
+    eps) and ``attack_mode`` (the model's mode during the search) set :meth:`ascend`."""
+
+    steps: int
+    step_size: float
+    attack_mode: str
+
+    def ascend(
+        self, model: nn.Module, objective: Objective, x: Tensor, start: Tensor, eps: float
+    ) -> Tensor:
+        """:func:`sign_ascent` of ``objective`` from ``start``, the model in ``attack_mode``."""
+        with model_mode(model, self.attack_mode):
+            return sign_ascent(
+                objective, x, start, eps, steps=self.steps, alpha=self.step_size * eps
+            )

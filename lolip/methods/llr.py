@@ -10,8 +10,8 @@ from torch import nn
 
 from lolip import search
 from lolip.bounds import setting
-from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
-from lolip.methods.inner import normal_start, rewind_rng, sign_ascent
+from lolip.methods.base import FP32, Tensor, Terms
+from lolip.methods.inner import SearchingMethod, normal_start, rewind_rng
 from lolip.perturbation import model_mode
 from lolip.precision import Autocast, full_precision
 
@@ -55,7 +55,7 @@ def local_linearity(
 
 
 @dataclass
-class LLR(TrainingMethod):
+class LLR(SearchingMethod):
     """Local linearity regularisation, with ``CE(x) = CE(f(x), y)``::
 
         g(delta) = |CE(x + delta) - CE(x) - delta . grad_x CE(x)|
@@ -92,18 +92,11 @@ class LLR(TrainingMethod):
             (grad0,) = torch.autograd.grad(ce0.sum(), x0)
             ce0 = ce0.detach()
 
-            def gap(x_adv: torch.Tensor) -> torch.Tensor:
-                ce_shifted = F.cross_entropy(model(x_adv), y, reduction="none")
-                return linearity_gap(ce_shifted, ce0, x_adv - x, grad0)
+        def gap(x_adv: Tensor) -> Tensor:
+            ce_shifted = F.cross_entropy(model(x_adv), y, reduction="none")
+            return linearity_gap(ce_shifted, ce0, x_adv - x, grad0)
 
-            return sign_ascent(
-                gap,
-                x,
-                normal_start(x, eps),
-                eps,
-                steps=self.steps,
-                alpha=self.step_size * eps,
-            )
+        return self.ascend(model, gap, x, normal_start(x, eps), eps)
 
     def terms(
         self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32

@@ -10,8 +10,8 @@ from torch import nn
 
 from lolip import search
 from lolip.bounds import setting
-from lolip.methods.base import FP32, Tensor, Terms, TrainingMethod
-from lolip.methods.inner import normal_start, sign_ascent
+from lolip.methods.base import FP32, Tensor, Terms
+from lolip.methods.inner import SearchingMethod, normal_start
 from lolip.perturbation import model_mode
 from lolip.precision import Autocast, full_precision
 
@@ -24,7 +24,7 @@ def kl(logits_p: torch.Tensor, logits_q: torch.Tensor) -> torch.Tensor:
 
 
 @dataclass
-class TRADES(TrainingMethod):
+class TRADES(SearchingMethod):
     """TRADES: ``loss_i = CE(f(x_i), y_i) + beta * KL(f(x_i) || f(x'_i))``, with
 
     ``x'_i ≈ argmax_{x' in B_inf(x_i, eps) ∩ [0,1]} KL(f(x_i) || f(x'))``,
@@ -45,17 +45,11 @@ class TRADES(TrainingMethod):
 
     def perturb(self, model: nn.Module, x: Tensor, y: Tensor, eps: float) -> Tensor:
         """The adversarial inputs ``x'``, detached (``y`` is unused: the search is label-free)."""
-        with model_mode(model, self.attack_mode), full_precision(x.device):
-            with torch.no_grad():
-                clean = model(x)
-            return sign_ascent(
-                lambda x_adv: kl(clean, model(x_adv)),
-                x,
-                normal_start(x, eps),
-                eps,
-                steps=self.steps,
-                alpha=self.step_size * eps,
-            )
+        with model_mode(model, self.attack_mode), full_precision(x.device), torch.no_grad():
+            clean = model(x)
+        return self.ascend(
+            model, lambda x_adv: kl(clean, model(x_adv)), x, normal_start(x, eps), eps
+        )
 
     def terms(
         self, model: nn.Module, x: Tensor, y: Tensor, eps: float, outer: Autocast = FP32
