@@ -23,13 +23,13 @@ from torch import nn
 
 from lolip import search
 from lolip.attacks import AttackResult
-from lolip.attacks.base import Attack, Tensor
-from lolip.attacks.pgd import pgd_run
+from lolip.attacks.base import Tensor
+from lolip.attacks.pgd import PGD
 from lolip.noise import ExampleNoise
 
 
 @dataclass(frozen=True)
-class MultiTarget(Attack):
+class MultiTarget(PGD):
     """Targeted PGD towards each of the K - 1 wrong classes; ``step_size`` in units of eps.
 
     ``target_success[i, t]`` records whether the run towards class ``t`` broke point ``i``.
@@ -39,10 +39,8 @@ class MultiTarget(Attack):
 
     name: ClassVar[str] = "multitarget"
 
-    norm: str = search.norm()
     steps: int = search.steps(20)
     step_size: float = search.step_size(0.1)
-    restarts: int = search.restarts()
 
     def run(
         self, model: nn.Module, x: Tensor, y: Tensor, eps: float, noise: ExampleNoise
@@ -55,18 +53,8 @@ class MultiTarget(Attack):
         rows = torch.arange(x.shape[0], device=x.device)
         for shift in range(1, n_classes):
             target = (y + shift) % n_classes
-            x_adv, broken, score = pgd_run(
-                model,
-                x,
-                y,
-                eps,
-                norm=self.norm,
-                steps=self.steps,
-                step_size=self.step_size,
-                restarts=self.restarts,
-                noise=noise,
-                key=f"shift{shift}",
-                target=target,
+            x_adv, broken, score = self.ascend(
+                model, x, y, eps, noise, key=f"shift{shift}", target=target
             )
             success[rows, target] = broken
             stronger = score > score_best

@@ -45,76 +45,61 @@ class PGD(Attack):
     def run(
         self, model: nn.Module, x: Tensor, y: Tensor, eps: float, noise: ExampleNoise
     ) -> AttackResult:
-        x_adv, broken, _ = pgd_run(
-            model,
-            x,
-            y,
-            eps,
-            norm=self.norm,
-            steps=self.steps,
-            step_size=self.step_size,
-            restarts=self.restarts,
-            noise=noise,
-            key="start",
-        )
+        x_adv, broken, _ = self.ascend(model, x, y, eps, noise, key="start")
         return AttackResult(x_adv, broken)
 
+    def ascend(
+        self,
+        model: nn.Module,
+        x: Tensor,
+        y: Tensor,
+        eps: float,
+        noise: ExampleNoise,
+        *,
+        key: str,
+        target: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor, Tensor]:
+        """PGD with restarts; untargeted, or towards ``target`` (minimising CE(f(x'), target)).
 
-def pgd_run(
-    model: nn.Module,
-    x: torch.Tensor,
-    y: torch.Tensor,
-    eps: float,
-    *,
-    norm: str,
-    steps: int,
-    step_size: float,
-    restarts: int,
-    noise: ExampleNoise,
-    key: str,
-    target: torch.Tensor | None = None,
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """PGD with restarts; untargeted, or towards ``target`` (minimising CE(f(x'), target)).
+        The model must already be in eval mode with frozen parameters; ``noise`` draws the
+        random starts under ``key``. Returns ``(x_adv, broken, score)``: ``score`` is +inf
+        for broken points, else the largest CE on the true label over iterates, so callers
+        can keep the strongest of several runs.
 
-    The model must already be in eval mode with frozen parameters; ``noise`` draws the
-    random starts under ``key``. Returns ``(x_adv,
-    broken, score)``: ``score`` is +inf for broken points, else the largest CE on the true
-    label over iterates, so callers can keep the strongest of several runs.
-
-    A point leaves the batch (all its restarts) as soon as one iterate misclassifies it:
-    its flag and its first misclassified iterate are final, so later steps could not change
-    the result, and skipping them makes the attack faster the weaker the model.
-    """
-    n = x.shape[0]
-    x_rep = x.repeat(restarts, *(1,) * (x.dim() - 1))
-    x_adv = _random_start(x, eps, norm, restarts, noise, key)
-    record = _Record(x_adv, y.repeat(restarts), n)
-    goal = y.repeat(restarts) if target is None else target.repeat(restarts)
-    sign = 1.0 if target is None else -1.0
-    alpha = step_size * eps
-    bounds = linf_box(x_rep, eps) if norm == "linf" else ()
-    x_now, bounds_now = x_rep, bounds
-    for _ in range(steps):
-        x_adv.requires_grad_(True)
-        logits = model(x_adv)
-        objective = sign * F.cross_entropy(logits, goal, reduction="sum")
-        (grad,) = torch.autograd.grad(objective, x_adv)
-        x_adv = x_adv.detach()
-        with torch.no_grad():
-            keep = record.update(logits, x_adv)
-            if keep is not None:
-                if not keep.any():
-                    break
-                x_adv, grad, goal, x_now = x_adv[keep], grad[keep], goal[keep], x_now[keep]
-                bounds_now = tuple(bound[record.rows] for bound in bounds)
-            if norm == "linf":
-                x_adv.add_(grad.sign_(), alpha=alpha).clamp_(*bounds_now)
-            else:
-                x_adv = _l2_step(x_now, x_adv, grad, alpha, eps)
-    else:
-        with torch.no_grad():
-            record.update(model(x_adv), x_adv)
-    return record.strongest(restarts)
+        A point leaves the batch (all its restarts) as soon as one iterate misclassifies
+        it: its flag and its first misclassified iterate are final, so later steps could
+        not change the result, and skipping them makes the attack faster the weaker the
+        model.
+        """
+        restarts, norm, alpha = self.restarts, self.norm, self.step_size * eps
+        x_rep = x.repeat(restarts, *(1,) * (x.dim() - 1))
+        x_adv = _random_start(x, eps, norm, restarts, noise, key)
+        record = _Record(x_adv, y.repeat(restarts), x.shape[0])
+        goal = y.repeat(restarts) if target is None else target.repeat(restarts)
+        sign = 1.0 if target is None else -1.0
+        bounds = linf_box(x_rep, eps) if norm == "linf" else ()
+        x_now, bounds_now = x_rep, bounds
+        for _ in range(self.steps):
+            x_adv.requires_grad_(True)
+            logits = model(x_adv)
+            objective = sign * F.cross_entropy(logits, goal, reduction="sum")
+            (grad,) = torch.autograd.grad(objective, x_adv)
+            x_adv = x_adv.detach()
+            with torch.no_grad():
+                keep = record.update(logits, x_adv)
+                if keep is not None:
+                    if not keep.any():
+                        break
+                    x_adv, grad, goal, x_now = x_adv[keep], grad[keep], goal[keep], x_now[keep]
+                    bounds_now = tuple(bound[record.rows] for bound in bounds)
+                if norm == "linf":
+                    x_adv.add_(grad.sign_(), alpha=alpha).clamp_(*bounds_now)
+                else:
+                    x_adv = _l2_step(x_now, x_adv, grad, alpha, eps)
+        else:
+            with torch.no_grad():
+                record.update(model(x_adv), x_adv)
+        return record.strongest(restarts)
 
 
 class _Record:
