@@ -14,7 +14,8 @@ stays claimed by a job that is gone. With every GPU claimed the job waits (up to
 
 The visible GPUs are the entries of ``$CUDA_VISIBLE_DEVICES`` if set (as SLURM sets it
 for its allocation: one GPU allocated, one visible), else ``0 .. n-1``; ``n`` is
-``torch.cuda.device_count()``, asked in a child process. CUDA reads
+``torch.cuda.device_count()``, asked in a child process (0 without asking on a machine
+without the NVIDIA driver's device nodes). CUDA reads
 ``CUDA_VISIBLE_DEVICES`` once, when it initialises, and in this process nothing may
 initialise it first: ``torch.cuda.is_available()`` does (it calls ``cudaGetDeviceCount``),
 and ``torch.cuda.device_count()`` does too whenever it cannot count through NVML (no
@@ -56,6 +57,9 @@ LOCK_DIR_ENV = "LOLIP_GPU_LOCK_DIR"
 WAIT_ENV = "LOLIP_GPU_WAIT"
 SIMULATED_ENV = "LOLIP_SIMULATED_GPUS"
 DEFAULT_WAIT_S = 3600.0
+# CUDA on Linux reaches the NVIDIA driver through these device nodes (/dev/dxg under WSL):
+# without any of them no GPU can be visible, and asking CUDA costs a child process.
+DRIVER_NODES = (Path("/dev/nvidiactl"), Path("/dev/dxg"))
 # The open lock file of this process's claim: the lock lasts as long as it stays open.
 _held: list[tuple[IO[str], Claim]] = []
 
@@ -109,7 +113,7 @@ def device_count() -> int:
     """How many GPUs CUDA will show this process, without initialising CUDA here."""
     if os.environ.get(SIMULATED_ENV):
         return int(_env_number(SIMULATED_ENV, 0, int))
-    if not torch.backends.cuda.is_built():
+    if not torch.backends.cuda.is_built() or not any(node.exists() for node in DRIVER_NODES):
         return 0
     child = subprocess.run(
         [sys.executable, "-c", "import torch; print(torch.cuda.device_count())"],

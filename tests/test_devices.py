@@ -132,6 +132,33 @@ def test_no_visible_gpu_claims_nothing(lock_dir, monkeypatch):
     assert "CUDA_VISIBLE_DEVICES" not in os.environ
 
 
+def test_without_the_driver_the_count_is_zero_and_cuda_is_not_asked(monkeypatch, tmp_path):
+    monkeypatch.delenv(devices.SIMULATED_ENV, raising=False)
+    monkeypatch.setattr(devices, "DRIVER_NODES", (tmp_path / "nvidiactl",))
+
+    def ask(*args, **kwargs):
+        raise AssertionError(f"a child process was started: {args}")
+
+    monkeypatch.setattr(subprocess, "run", ask)
+    assert devices.device_count() == 0
+
+
+def test_with_the_driver_cuda_is_asked_in_a_child(monkeypatch, tmp_path):
+    monkeypatch.delenv(devices.SIMULATED_ENV, raising=False)
+    (tmp_path / "nvidiactl").touch()
+    monkeypatch.setattr(devices, "DRIVER_NODES", (tmp_path / "nvidiactl",))
+    monkeypatch.setattr(devices.torch.backends.cuda, "is_built", lambda: True)
+    asked = []
+
+    def ask(command, **kwargs):
+        asked.append(command)
+        return subprocess.CompletedProcess(command, 0, stdout="3\n", stderr="")
+
+    monkeypatch.setattr(subprocess, "run", ask)
+    assert devices.device_count() == 3
+    assert "torch.cuda.device_count()" in asked[0][-1]
+
+
 def test_a_wait_that_times_out_names_the_holders(lock_dir, monkeypatch):
     monkeypatch.setenv(devices.SIMULATED_ENV, "1")
     with _hold(lock_dir / "gpu0.lock") as handle:
