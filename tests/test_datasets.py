@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import shutil
 
+import h5py
 import numpy as np
 import pytest
 
@@ -47,6 +48,27 @@ def test_prepared_file_not_lolip_is_named(tmp_path):
     bad.write_bytes(b"not hdf5")
     with pytest.raises(DatasetError, match="bad.h5"):
         read_prepared(bad)
+
+
+def _zero_bytes_in_the_pixels(path, n=4096):
+    """Zero ``n`` bytes in the middle of the stored training images (inside a chunk)."""
+    with h5py.File(path, "r") as f:
+        offset = f["x_train"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 16 : offset + 16 + n] = bytes(n)
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("damage", ["zeroed", "truncated"])
+def test_a_damaged_prepared_file_is_named_not_read_as_pixels(tmp_path, digits, damage):
+    path = tmp_path / "digits.h5"
+    write_prepared(path, digits)
+    if damage == "zeroed":
+        _zero_bytes_in_the_pixels(path)
+    else:
+        path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    with pytest.raises(DatasetError, match=r"digits.h5' is damaged or truncated .* delete it"):
+        read_prepared(path)
 
 
 def test_centre_crop_for_larger_stored_images():
