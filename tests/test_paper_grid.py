@@ -18,7 +18,13 @@ from tests.workflow import REPORTED, ROOT, copy_workflow, job_counts, snakemake
 
 PAPER = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
 TRAININGS = {"mnist": 20, "cifar10": 15, "resimagenet": 10, "svhn": 10}
-TABLE_MODELS = {"table2_mnist": 20, "table3": 20, "table4_dropout": 20, "table_multitarget": 55}
+TABLE_MODELS = {
+    "table2_mnist": 20,
+    "table3": 20,
+    "table4_dropout": 20,
+    "table_multitarget": 55,
+    "table_autoattack": 55,
+}
 
 
 def dry_run_jobs(output: str) -> list[dict[str, str]]:
@@ -57,8 +63,8 @@ def test_paper_grid_trains_every_model_of_every_table(paper_dry_run):
     assert counts["compute_separation_random_labels_shard"] == 4
     assert counts["compute_separation_random_labels"] == 4
     assert counts["make_separation_table"] == 1
-    assert counts["make_model_table"] == len(PAPER["tables"]) == 4
-    assert counts["plot_lipschitz_accuracy"] == counts["plot_gap"] == 4
+    assert counts["make_model_table"] == len(PAPER["tables"]) == len(TABLE_MODELS)
+    assert counts["plot_lipschitz_accuracy"] == counts["plot_gap"] == len(TABLE_MODELS)
     assert counts["plot_separation"] == 4
     jobs = dry_run_jobs(paper_dry_run.stdout)
     trained = Counter(wildcards(j)["dataset"] for j in jobs if j["rule"] == "train_model")
@@ -113,3 +119,47 @@ def test_paper_grid_loads_without_torch(paper_dry_run):
     imported = re.findall(r"import time:.*\| +([\w.]+)$", paper_dry_run.stderr, flags=re.M)
     assert "snakemake" in imported and "lolip.tables" in imported
     assert not [m for m in imported if m == "torch" or m.startswith("torch.")]
+
+
+PARTIAL_TARGETS = [
+    "results/eval/mnist/CNN001/natural/seed0/metrics.json",
+    "results/tables/table2_mnist.md",
+    "results/separation/mnist.json",
+]
+
+
+NO_IMAGENET = {"LOLIP_IMAGENET_DIR": ""}
+
+
+@pytest.fixture(scope="module")
+def without_imagenet(tmp_path_factory):
+    """The workflow with no ILSVRC2012 tree anywhere ($LOLIP_IMAGENET_DIR unset)."""
+    return copy_workflow(tmp_path_factory.mktemp("no-imagenet") / "wf")
+
+
+@pytest.mark.parametrize("target", PARTIAL_TARGETS)
+def test_targets_without_resimagenet_need_no_imagenet_tree(without_imagenet, target):
+    run = snakemake(
+        without_imagenet, "-n", target, "--configfile", "config/paper.yaml", env=NO_IMAGENET
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    datasets = {wildcards(j).get("dataset") for j in dry_run_jobs(run.stdout)}
+    assert "resimagenet" not in datasets and "mnist" in datasets
+
+
+def test_a_target_needing_resimagenet_names_the_missing_tree_before_any_job(without_imagenet):
+    run = snakemake(
+        without_imagenet,
+        "--cores",
+        "1",
+        "results/tables/table3.md",
+        "--configfile",
+        "config/paper.yaml",
+        check=False,
+        env=NO_IMAGENET,
+    )
+    assert run.returncode != 0
+    assert "Restricted ImageNet needs an ILSVRC2012 tree: set 'dir' or $LOLIP_IMAGENET_DIR" in (
+        run.stdout + run.stderr
+    )
+    assert not (without_imagenet / "results").exists()
