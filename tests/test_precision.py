@@ -144,7 +144,7 @@ def bf16_autocast():
 def restore_fp32_precision():
     """set_tf32 changes process-wide flags: put every one back."""
     top = torch.backends.fp32_precision
-    flags = {name: precision._backend_precision(name) for name in precision.BACKENDS}
+    flags = precision.state()["fp32_precision"]
     yield
     torch.backends.fp32_precision = top
     for name, value in flags.items():
