@@ -6,12 +6,13 @@ image: ours returns it, torchattacks' output is classified with one more forward
 same work our last iterate's forward does). Rounds alternate between the two so load
 changes on a shared machine hit both; the best round of each is compared. The forward
 passes per image (each but the last also a backward pass) are printed as well: the work
-done, which machine load does not blur. Ours runs as :func:`lolip.evaluate.evaluate` runs
-it, with the model channels-last (:mod:`lolip.layout`); torchattacks gets the model as
+done, which machine load does not blur. Ours runs as evaluation runs it
+(:func:`lolip.evaluation.parts.attack_part`): the model channels-last (:mod:`lolip.layout`),
+random starts drawn per example (:mod:`lolip.noise`); torchattacks gets the model as
 PyTorch builds it.
 
-The model is CNN001 trained naturally for a short while (a random network would be broken
-by its random start alone). Two regimes are timed:
+The model is CNN001 trained naturally for a short while by lolip's training loop (a random
+network would be broken by its random start alone). Two regimes are timed:
 
 - ``eps 0.1``: the paper's setting; our PGD stops attacking a point once an iterate is
   misclassified, so it gains the more the weaker the model is;
@@ -29,34 +30,25 @@ import time
 from collections.abc import Callable
 
 import torch
-import torch.nn.functional as F
 import torchattacks
-from common import mnist
+from common import mnist, trained_cnn001
 from torch import nn
 
-from lolip.archs.cnn import CNN001
-from lolip.attacks.pgd import pgd
+from lolip.attacks.pgd import PGD
 from lolip.layout import channels_last
-
-
-def train(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int = 128) -> None:
-    """One epoch of natural training with Adam: enough for ~95% test accuracy."""
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-    model.train()
-    for start in range(0, len(y), batch_size):
-        loss = F.cross_entropy(model(x[start : start + batch_size]), y[start : start + batch_size])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    model.eval()
+from lolip.noise import noise_for
 
 
 def ours(
     model: nn.Module, x: torch.Tensor, y: torch.Tensor, eps: float, alpha: float, steps: int
 ) -> torch.Tensor:
-    """Robust (not broken) flags from our PGD, run channels-last as evaluation runs it."""
+    """Robust (not broken) flags from our PGD, run channels-last as evaluation runs it.
+
+    Every batch draws the starts of examples 0.. of the split: per-example draws cost the
+    same whichever examples they are for."""
+    attack = PGD(steps=steps, step_size=alpha / eps if eps else 0.0)
     with channels_last(model):
-        result = pgd(model, x, y, eps, steps=steps, step_size=alpha / eps if eps else 0.0)
+        result = attack(model, x, y, eps, noise_for(0, "test/pgd", 0, len(y)))
     return ~result.broken
 
 
@@ -133,14 +125,11 @@ def main() -> None:
     args = parser.parse_args()
 
     data = mnist()
-    torch.manual_seed(0)
-    model = CNN001()
-    if args.train_images:
-        tic = time.perf_counter()
-        train(model, *data.tensors("train", limit=args.train_images))
-        print(f"trained CNN001 on {args.train_images} images in {time.perf_counter() - tic:.0f} s")
-    model.eval()
-    x, y = data.tensors("test", limit=args.images)
+    tic = time.perf_counter()
+    model = trained_cnn001(data.split("train"), args.train_images)
+    print(f"trained CNN001 on {args.train_images} images in {time.perf_counter() - tic:.0f} s")
+    test = data.split("test").head(args.images)
+    x, y = test.images(slice(None)), test.y
     with torch.no_grad():
         predictions = torch.cat([model(b) for b in x.split(args.batch_size)]).argmax(1)
     print(

@@ -25,14 +25,14 @@ import time
 
 import torch
 import torch.nn.functional as F
-from common import mnist
+from common import fresh_cnn001, mnist
 from torch.utils.data import DataLoader, TensorDataset
 
-from lolip.archs import build_arch
+from lolip.datasets.prepared import Split
 from lolip.layout import channels_last
 from lolip.methods import build_method
-from lolip.settings import TrainSettings
-from lolip.train import train
+from lolip.training.loop import train
+from lolip.training.settings import TrainSettings
 
 EPS, BATCH, LR = 0.1, 64, 1e-4
 METHODS = {
@@ -43,11 +43,6 @@ METHODS = {
     "rst1": {"loss": "rst", "lam": 1.0},
     "trades6": {"loss": "trades", "beta": 6.0},
 }
-
-
-def fresh_model() -> torch.nn.Module:
-    torch.manual_seed(0)
-    return build_arch("CNN001", in_channels=1, n_classes=10, image_size=28)
 
 
 def reference_pgd(model, x, y, eps=EPS, steps=10, alpha=EPS / 5):
@@ -95,9 +90,11 @@ REFERENCE_LOSSES = {
 }
 
 
-def reference_epoch(x, y, loss) -> float:
-    """One epoch of the plain loop: DataLoader batches, ``loss(model, x, y).backward()``."""
-    model = fresh_model()
+def reference_epoch(split: Split, loss) -> float:
+    """One epoch of the plain loop: DataLoader batches, ``loss(model, x, y).backward()``, on
+    the split converted to float32 beforehand (outside the timing), as such a script does."""
+    x, y = split.images(slice(None)), split.y
+    model = fresh_cnn001()
     opt = torch.optim.SGD(model.parameters(), lr=LR, momentum=0.9)
     loader = DataLoader(TensorDataset(x, y), batch_size=BATCH, shuffle=True)
     model.train()
@@ -109,25 +106,26 @@ def reference_epoch(x, y, loss) -> float:
     return len(x) / (time.perf_counter() - tic)
 
 
-def kernels_epoch(x, y) -> float:
+def kernels_epoch(split: Split) -> float:
     """Forward and backward of CNN001 alone, on one fixed batch, as often as an epoch has
     batches: the part of a natural-training epoch no loop can avoid."""
-    model = fresh_model().train()
-    xb, yb = x[:BATCH], y[:BATCH]
+    model = fresh_cnn001().train()
+    xb, yb = split.images(slice(0, BATCH)), split.y[:BATCH]
     tic = time.perf_counter()
     with channels_last(model):
-        for _ in range(0, len(x), BATCH):
+        for _ in range(0, len(split), BATCH):
             model.zero_grad(set_to_none=True)
             F.cross_entropy(model(xb), yb, reduction="sum").backward()
-    return len(x) / (time.perf_counter() - tic)
+    return len(split) / (time.perf_counter() - tic)
 
 
-def ours_epoch(x, y, spec) -> float:
-    model = fresh_model()
+def ours_epoch(split: Split, spec) -> float:
+    """One epoch of lolip's loop on the split as stored (uint8), converted batch by batch."""
+    model = fresh_cnn001()
     settings = TrainSettings(epochs=1, batch_size=BATCH, lr=LR)
     tic = time.perf_counter()
-    train(model, build_method(spec), x, y, EPS, settings, seed=0)
-    return len(x) / (time.perf_counter() - tic)
+    train(model, build_method(spec), split, EPS, settings, seed=0)
+    return len(split) / (time.perf_counter() - tic)
 
 
 def main() -> None:
@@ -138,26 +136,25 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    x_nat, y_nat = mnist().tensors("train", limit=args.n)
-    x_rob, y_rob = x_nat[: args.n_robust], y_nat[: args.n_robust]
+    natural = mnist().split("train").head(args.n)
+    robust = natural.head(args.n_robust)
     print(f"CNN001 on MNIST, batch {BATCH}, {args.threads} threads, torch {torch.__version__}")
     print(f"{'method':8s} {'ours img/s':>11s} {'reference img/s':>16s} {'ratio':>6s}")
     for name, spec in METHODS.items():
-        robust = name != "natural"
-        x, y = (x_rob, y_rob) if robust else (x_nat, y_nat)
-        runs = {"ours": lambda x, y, spec=spec: ours_epoch(x, y, spec)}
+        split = natural if name == "natural" else robust
+        runs = {"ours": lambda split, spec=spec: ours_epoch(split, spec)}
         if name in REFERENCE_LOSSES:
-            runs["reference"] = lambda x, y, loss=REFERENCE_LOSSES[name]: reference_epoch(
-                x, y, loss
+            runs["reference"] = lambda split, loss=REFERENCE_LOSSES[name]: reference_epoch(
+                split, loss
             )
         if name == "natural":
             runs["kernels"] = kernels_epoch
         best = dict.fromkeys(runs, 0.0)
         for run in runs.values():
-            run(x[: 2 * BATCH], y[: 2 * BATCH])  # warm-up
+            run(split.head(2 * BATCH))  # warm-up
         for _ in range(args.rounds if len(runs) > 1 else 1):
             for key, run in runs.items():
-                best[key] = max(best[key], run(x, y))
+                best[key] = max(best[key], run(split))
         _report(name, best)
 
 

@@ -32,13 +32,25 @@ Autocast = Callable[[], AbstractContextManager]
 
 
 def set_tf32(enabled: bool) -> None:
-    """TF32 for all fp32 matmuls and convolutions: on (``"tf32"``) or off (``"ieee"``)."""
-    torch.backends.fp32_precision = "tf32" if enabled else "ieee"
+    """TF32 for all fp32 matmuls and convolutions: on (``"tf32"``) or off (``"ieee"``).
+
+    Each backend is set, not just the global flag: a backend set on its own (say by
+    ``torch.backends.cuda.matmul.allow_tf32 = True`` in the caller's code) no longer
+    follows the global one.
+    """
+    value = "tf32" if enabled else "ieee"
+    torch.backends.fp32_precision = value
+    for name in BACKENDS:
+        _backend(name).fp32_precision = value
+
+
+def _backend(name: str):
+    family, op = name.split(".")
+    return getattr(getattr(torch.backends, family), op)
 
 
 def _backend_precision(name: str) -> str:
-    family, op = name.split(".")
-    return getattr(getattr(torch.backends, family), op).fp32_precision
+    return _backend(name).fp32_precision
 
 
 def state() -> dict[str, object]:
