@@ -19,7 +19,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-
 # Where a workflow remembers the checksums of large files (and checks of their content),
 # relative to its working directory.
 WORKFLOW_CACHE = os.path.join(".snakemake", "lolip")
