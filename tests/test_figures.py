@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -29,6 +30,14 @@ def assert_png(path: Path) -> None:
         image.verify()
     with Image.open(path) as image:
         assert image.size[0] > 200 and image.size[1] > 200
+
+
+def assert_svg(path: Path) -> None:
+    """A well-formed SVG document with drawing in it, and no date (reproducible bytes)."""
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) > 10
+    assert b"<dc:date>" not in path.read_bytes()
 
 
 def write_metrics(tmp_path: Path) -> tuple[list[str], list[dict]]:
@@ -154,6 +163,128 @@ def test_separation_figure_job_overlays_random_labels(tmp_path):
     pipeline.make_separation_figure(str(tmp_path / "real.json"), files["real"], str(alone))
     assert_png(alone)
     assert out.read_bytes() != alone.read_bytes()
+
+
+def fake_history(metrics: list[dict], epochs: int = 4, accuracy: bool = False) -> None:
+    """A training history in each metrics record: a falling loss per epoch."""
+    for i, m in enumerate(metrics):
+        m["history"] = [
+            {"epoch": e, "loss": (i + 1) / e, "seconds": 1.0, "images_per_second": 100.0}
+            | ({"train_acc": 50.0 + 10 * e + i} if accuracy else {})
+            for e in range(1, epochs + 1)
+        ]
+
+
+def test_each_figure_is_written_as_png_and_svg_in_one_call(tmp_path):
+    paths, metrics = write_metrics(tmp_path)
+    out = [tmp_path / "both.png", tmp_path / "both.svg"]
+    pipeline.make_lipschitz_figure(paths, [str(p) for p in out], spec=SPEC.to_dict())
+    assert_png(out[0])
+    assert_svg(out[1])
+    again = [tmp_path / "again.png", tmp_path / "again.svg"]
+    pipeline.make_lipschitz_figure(paths, [str(p) for p in again], spec=SPEC.to_dict())
+    assert again[1].read_bytes() == out[1].read_bytes()  # no date, fixed ids: same bytes
+    alone = tmp_path / "alone.svg"
+    pipeline.make_lipschitz_figure(paths, str(alone), spec=SPEC.to_dict())
+    assert alone.read_bytes() == out[1].read_bytes()  # whatever the PNG beside it
+
+
+def test_a_figure_path_of_another_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"'.*x.jpg' must end in one of \('png', 'svg'\)"):
+        figures.output_paths([tmp_path / "x.png", tmp_path / "x.jpg"])
+
+
+def test_the_dpi_setting_sets_the_png_size_only(tmp_path):
+    paths, _ = write_metrics(tmp_path)
+    for dpi in (60, 120):
+        out = [str(tmp_path / f"{dpi}.png"), str(tmp_path / f"{dpi}.svg")]
+        pipeline.make_gap_figure(paths, out, spec=SPEC.to_dict(), dpi=dpi)
+    with Image.open(tmp_path / "60.png") as small, Image.open(tmp_path / "120.png") as large:
+        assert large.size[0] == pytest.approx(2 * small.size[0], abs=2)
+    assert (tmp_path / "60.svg").read_bytes() == (tmp_path / "120.svg").read_bytes()
+    with pytest.raises(ValueError, match="dpi must be an integer >= 30"):
+        figures.FigureSettings(dpi=10)
+
+
+def test_training_curves_draw_each_models_history(tmp_path):
+    paths, metrics = write_metrics(tmp_path)
+    fake_history(metrics)
+    for path, m in zip(paths, metrics, strict=True):
+        write_json(path, m)
+    history = pipeline.training_history(SPEC, metrics)
+    out = tmp_path / "training.png"
+    drawn = figures.training_curves(history, out, blocks={"a": "A", "b": "B"}, title="t")
+    assert_png(out)
+    assert set(drawn["quantity"]) == {"loss"}
+    assert len(drawn.groupby(["block", "row", "seed"])) == len(metrics)
+    for i, m in enumerate(metrics):
+        row = m["method"] + ("+drop" if "drop" in m["arch"] else "")
+        line = drawn[(drawn["row"] == row) & (drawn["seed"] == m["seed"])]
+        line = line[line["block"] == ("a" if m["dataset"] == "mnist" else "b")]
+        assert line["epoch"].tolist() == [1, 2, 3, 4]
+        assert line["value"].tolist() == pytest.approx([(i + 1) / e for e in (1, 2, 3, 4)])
+    pipeline.make_training_figure(
+        paths, [str(out), str(out.with_suffix(".svg"))], spec=SPEC.to_dict()
+    )
+    assert_svg(out.with_suffix(".svg"))
+
+
+def test_recorded_accuracies_get_a_row_of_their_own(tmp_path):
+    _, metrics = write_metrics(tmp_path)
+    fake_history(metrics, accuracy=True)
+    history = pipeline.training_history(SPEC, metrics)
+    assert figures.accuracy_columns(history) == ["train_acc"]
+    blocks = {"a": "A", "b": "B"}
+    drawn = figures.training_curves(history, tmp_path / "acc.png", blocks=blocks, title="t")
+    assert set(drawn["quantity"]) == {"loss", "train_acc"}
+    acc = drawn[drawn["quantity"] == "train_acc"]
+    assert acc["value"].max() == pytest.approx(50 + 40 + len(metrics) - 1)
+    loss_only = history.drop(columns="train_acc")
+    figures.training_curves(loss_only, tmp_path / "loss.png", blocks=blocks, title="t")
+    with Image.open(tmp_path / "acc.png") as both, Image.open(tmp_path / "loss.png") as alone:
+        assert both.size[1] > alone.size[1]  # the accuracy row below the loss's
+
+
+def sweep_curves(metrics: list[dict]) -> pd.DataFrame:
+    """A sweep CSV's rows for the models of ``metrics``: accuracy falling with the radius."""
+    rows = []
+    for i, m in enumerate(metrics):
+        eps = 0.1 if m["dataset"] == "mnist" else 0.031
+        for factor in (0, 1, 2):
+            rows.append(
+                {
+                    "model": f"{m['dataset']}/{m['arch']}/{m['method']}/seed{m['seed']}",
+                    **{k: m[k] for k in ("dataset", "arch", "method", "seed")},
+                    "factor": factor,
+                    "eps": factor * eps,
+                    "dataset_eps": eps,
+                    "n": 50,
+                    "robust_acc": 90.0 - 30 * factor - i,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_sweep_figure_draws_every_models_curve_with_its_radii(tmp_path):
+    _, metrics = write_metrics(tmp_path)
+    curves = sweep_curves(metrics)
+    curves.to_csv(tmp_path / "sweep.csv", index=False)
+    out = [str(tmp_path / "sweep.png"), str(tmp_path / "sweep.svg")]
+    pipeline.make_sweep_figure(str(tmp_path / "sweep.csv"), out, spec=SPEC.to_dict())
+    assert_png(Path(out[0]))
+    assert_svg(Path(out[1]))
+    blocked = curves.assign(
+        block=np.where(curves["dataset"] == "mnist", "a", "b"),
+        row=curves["method"] + np.where(curves["arch"].str.contains("drop"), "+drop", ""),
+    )
+    drawn = figures.eps_sweep(
+        blocked, tmp_path / "s.png", blocks={"a": "A", "b": "B"}, eps={"a": 0.1}, title="t"
+    )
+    key = ["block", "row", "seed", "eps"]
+    expected = blocked[[*key, "robust_acc"]].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        drawn.sort_values(key).reset_index(drop=True), expected, check_dtype=False
+    )
 
 
 # --------------------------------------------------------------------------- workflow
