@@ -299,11 +299,13 @@ def get_all_outputs():
 
 
 def _all_outputs():
-    # get_table_outputs, get_figure_outputs: rules/report.smk, included before any call
+    # get_table_outputs, get_sweep_outputs, get_figure_outputs: rules/report.smk, included
+    # before any call
     return (
         get_separation_outputs()
         + get_metrics_outputs()
         + get_table_outputs()
+        + get_sweep_outputs()
         + get_figure_outputs()
         + get_staircase_outputs()
     )

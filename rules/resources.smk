@@ -13,6 +13,7 @@
 import math
 import os
 import re
+import types
 
 # Compute by architecture family (`_dropNN` variants share their base's row): the paper's
 # recipe on one GPU each (the MNIST CNNs too: their 160 epochs of AT are days on CPUs), the
@@ -211,3 +212,50 @@ def gather_mem_mb(wildcards, attempt):
 
 def gather_runtime(wildcards, attempt):
     return GATHER_RESOURCES["runtime"] * attempt
+
+
+# The eps sweep (rules/sweep.smk), one job per model table: the largest evaluation
+# resources of the table's (dataset, arch) groups. A sweep is a small part of an
+# evaluation (PGD on at most `sweep.subset` test points per radius), so one evaluation's
+# runtime covers it; a table without models gets SWEEP_RESOURCES.
+SWEEP_RESOURCES = {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0}
+
+
+def sweep_resources(wildcards):
+    each = [
+        job_resources("evaluate", types.SimpleNamespace(dataset=dataset, arch=arch))
+        for dataset, arch in get_sweep_groups(wildcards)  # rules/report.smk
+    ]
+    if not each:
+        return dict(SWEEP_RESOURCES)
+    return {key: max(r[key] for r in each) for key in SWEEP_RESOURCES}
+
+
+def sweep_threads(wildcards):
+    return sweep_resources(wildcards)["threads"]
+
+
+def sweep_mem_mb(wildcards, attempt):
+    return sweep_resources(wildcards)["mem_mb"] * attempt
+
+
+def sweep_runtime(wildcards, attempt):
+    return sweep_resources(wildcards)["runtime"] * attempt
+
+
+def sweep_gpu(wildcards):
+    return sweep_resources(wildcards)["gpu"]
+
+
+def sweep_gpu_model(wildcards):
+    if not sweep_gpu(wildcards):
+        return ""
+    configured = config.get("resources", {}).get("gpu_model")
+    return configured or os.environ.get("LOLIP_SLURM_GPU_MODEL", "")
+
+
+def sweep_slurm_partition(wildcards):
+    cpu_partition = os.environ.get("LOLIP_SLURM_PARTITION", "")
+    if sweep_gpu(wildcards):
+        return os.environ.get("LOLIP_SLURM_GPU_PARTITION") or cpu_partition
+    return cpu_partition

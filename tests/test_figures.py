@@ -18,6 +18,20 @@ from lolip.separation import compute_separation, write_points
 from lolip.tables import Block, TableSpec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# The figures of the default grid (one table, one dataset), and the rules that draw tables
+# and figures from saved results.
+FIGURES = [
+    f"digits_DigitsCNN_{kind}" for kind in ("lipschitz_vs_adv", "gap", "training", "eps_sweep")
+] + ["separation_digits"]
+PRESENTATION = {
+    "make_model_table",
+    "make_checks_table",
+    "make_findings_table",
+    "plot_gap",
+    "plot_lipschitz_accuracy",
+    "plot_training_curves",
+    "plot_eps_sweep",
+}
 SPEC = TableSpec(
     "t",
     (Block("a", "mnist", "CNN001"), Block("b", "svhn", "WRN_40_10", "WRN_40_10_drop50")),
@@ -290,15 +304,7 @@ def test_the_sweep_figure_draws_every_models_curve_with_its_radii(tmp_path):
 # --------------------------------------------------------------------------- workflow
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """The small default grid (tests/grid.py) run through its tables and figures."""
-    from tests.grid import small_grid
-    from tests.workflow import snakemake
-
-    wf = small_grid(tmp_path_factory.mktemp("report") / "wf")
-    snakemake(wf, "--cores", "2", "tables", "figures")
-    return wf
+# finished_run: tests/conftest.py (shared with tests/test_report.py)
 
 
 def embedded_files(report: str) -> list[bytes]:
@@ -316,10 +322,14 @@ def test_report_holds_tables_figures_and_captions(finished_run):
     files = embedded_files(report)
     pngs = [f for f in files if f.startswith(PNG_MAGIC)]
     figures_made = sorted((finished_run / "results/figures").glob("*.png"))
-    assert len(figures_made) == 3
+    assert [p.stem for p in figures_made] == sorted(FIGURES)
     assert sorted(pngs) == sorted(p.read_bytes() for p in figures_made)
+    # The SVGs lie beside the PNGs, for papers; the report shows the PNGs only.
+    for png in figures_made:
+        assert_svg(png.with_suffix(".svg"))
+    assert not any(f.lstrip().startswith(b"<?xml") for f in files)
     html_tables = [f.decode() for f in files if b"<table" in f]
-    for stem in ("table1_separation", "digits_DigitsCNN"):
+    for stem in ("table1_separation", "digits_DigitsCNN", "digits_DigitsCNN_checks", "findings"):
         written = (finished_run / f"results/tables/{stem}.html").read_text()
         assert written in html_tables
     model_table = (finished_run / "results/tables/digits_DigitsCNN.html").read_text()
@@ -328,7 +338,12 @@ def test_report_holds_tables_figures_and_captions(finished_run):
     for caption in (
         "Test Lipschitz vs adversarial test accuracy, every model of digits_DigitsCNN",
         "Generalisation gaps per training method",
-        "Per-point separation of digits",
+        "Per-point separation of digits (\\u03b5 = 0.1)",  # the report's JSON escapes ε
+        "Training curves, every model of digits_DigitsCNN",
+        "Robust test accuracy against the radius, every model of digits_DigitsCNN",
+        "for c in 0, 0.5, 1, 2, 4",
+        "Soundness checks and gradient-masking alarms, every model of digits_DigitsCNN",
+        "The paper's findings, tested on this run and on the paper's own numbers",
         "Table 1: l",
         "is the nearest-neighbour classifier the",
     ):
@@ -358,4 +373,5 @@ def test_a_layout_change_reruns_only_presentation_rules(finished_run):
     finally:
         config.write_text(original)  # the run is shared by the module's other tests
     assert counts.pop("make_model_table") == 1
-    assert set(counts) <= {"plot_gap", "plot_lipschitz_accuracy", "tables", "figures", "total"}
+    # The sweep's params are its models' attack settings, not the layout: it stays.
+    assert set(counts) <= PRESENTATION | {"tables", "figures", "total"}

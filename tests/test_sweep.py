@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import json
+
+import pandas as pd
 import pytest
 import torch
 
+from lolip import pipeline
 from lolip.bounds import from_mapping
 from lolip.datasets.prepared import Split
 from lolip.evaluation.parts import attack_part
 from lolip.evaluation.settings import EvaluationSettings
-from lolip.sweep import SweepSettings, sweep_model
+from lolip.sweep import COLUMNS, SweepSettings, sweep_model
 
 EPS = 0.1
 PGD = {"type": "pgd", "norm": "linf", "steps": 5, "step_size": 0.2, "restarts": 1}
@@ -109,3 +113,58 @@ def test_the_defaults_are_five_radii_on_500_points():
     settings = from_mapping(SweepSettings, None, "sweep")
     assert list(settings.factors) == [0, 0.5, 1, 2, 4]
     assert settings.subset == 500 and settings.tables is None
+
+
+# --------------------------------------------------------------------------- workflow
+
+
+@pytest.mark.slow
+def test_the_sweep_job_repeats_the_evaluation_on_its_subset(finished_run, tmp_path):
+    """pipeline.sweep_eps on a finished run's files: at eps the evaluation's per-example
+    PGD results (examples.csv) on the first points, at 0 their clean accuracy."""
+    from tests.grid import METHODS, metrics, model
+
+    metrics_files = [metrics(finished_run, m) for m in METHODS]
+    records = [json.loads(p.read_text()) for p in metrics_files]
+    models = [
+        {
+            "model": f"digits/DigitsCNN/{r['method']}/seed0",
+            **{k: r[k] for k in ("dataset", "arch", "method", "seed", "eps")},
+            "pgd": r["settings"]["attacks"]["pgd"],
+            "seed_eval": r["settings"]["seed"],
+            "batch_size": r["settings"]["batch_size"],
+            "tf32": False,
+        }
+        for r in records
+    ]
+    out = tmp_path / "sweep.csv"
+    n = 120
+    pipeline.sweep_eps(
+        [str(model(finished_run, m)) for m in METHODS],
+        [str(finished_run / "results/datasets/digits.h5")],
+        str(out),
+        models=models,
+        dataset_names=["digits"],
+        sweep={"factors": [0, 1], "subset": n},
+    )
+    sweep = pd.read_csv(out)
+    assert list(sweep.columns) == list(COLUMNS)
+    for path, r in zip(metrics_files, records, strict=True):
+        examples = pd.read_csv(path.with_name("examples.csv"))
+        first = examples[(examples["split"] == "test") & (examples["index"] < n)]
+        own = sweep[sweep["method"] == r["method"]].set_index("factor")
+        robust = first["clean_correct"] & ~first["broken_pgd"].astype(bool)
+        assert own.loc[1, "robust_acc"] == pytest.approx(100 * robust.mean())
+        assert own.loc[0, "robust_acc"] == pytest.approx(100 * first["clean_correct"].mean())
+        assert (own["n"] == n).all() and (own["dataset_eps"] == r["eps"]).all()
+
+
+@pytest.mark.slow
+def test_the_workflows_sweep_has_every_model_and_radius(finished_run):
+    from tests.grid import METHODS
+
+    sweep = pd.read_csv(finished_run / "results/sweep/digits_DigitsCNN.csv")
+    assert sorted(sweep["method"].unique()) == sorted(METHODS)
+    assert sorted(sweep["factor"].unique()) == [0, 0.5, 1, 2, 4]
+    assert (sweep["n"] == 450).all()  # subset 500, capped at digits' 450 test points
+    assert sweep["eps"].tolist() == pytest.approx((sweep["factor"] * 0.1).tolist())
