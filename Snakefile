@@ -19,6 +19,7 @@ include: "rules/train.smk"
 include: "rules/evaluate.smk"
 include: "rules/report.smk"
 include: "rules/tables.smk"
+include: "rules/sweep.smk"
 include: "rules/staircase.smk"
 include: "rules/figures.smk"
 include: "rules/robustbench.smk"
@@ -53,6 +54,11 @@ rule evaluate:
 rule tables:
     input:
         get_table_outputs(),
+
+
+rule sweep:
+    input:
+        get_sweep_outputs(),
 
 
 rule staircase:

@@ -17,6 +17,7 @@ from lolip import datasets, tables
 from lolip.archs import build_arch
 from lolip.bounds import to_mapping
 from lolip.devices import default_device
+from lolip.figures import DPI
 from lolip.io import WORKFLOW_CACHE, file_sha256, read_json, write_json
 from lolip.methods import build_method, describe
 from lolip.model_file import save_model
@@ -186,7 +187,9 @@ def make_separation_table(
     tables.write_separation_table(df, outputs, caption=caption)
 
 
-def make_lipschitz_figure(metrics_paths: list[str], out: str, *, spec: dict[str, Any]) -> None:
+def make_lipschitz_figure(
+    metrics_paths: list[str], out: str | list[str], *, spec: dict[str, Any], dpi: int = DPI
+) -> None:
     """Test Lipschitz against adversarial test accuracy of every model of one table."""
     from lolip import figures
 
@@ -200,10 +203,13 @@ def make_lipschitz_figure(metrics_paths: list[str], out: str, *, spec: dict[str,
         blocks={b.name: b.title for b in layout.blocks},
         title=f"{layout.name}: test Lipschitz vs adversarial test accuracy",
         adv_label=f"{tables.column_label('adv_test_acc', layout.attack)} (%)",
+        dpi=dpi,
     )
 
 
-def make_gap_figure(metrics_paths: list[str], out: str, *, spec: dict[str, Any]) -> None:
+def make_gap_figure(
+    metrics_paths: list[str], out: str | list[str], *, spec: dict[str, Any], dpi: int = DPI
+) -> None:
     """Train - test gaps (clean and adversarial) per method of one table."""
     from lolip import figures
 
@@ -216,11 +222,165 @@ def make_gap_figure(metrics_paths: list[str], out: str, *, spec: dict[str, Any])
         out,
         blocks={b.name: b.title for b in layout.blocks},
         title=f"{layout.name}: generalisation gaps per method (adversarial: {layout.attack})",
+        dpi=dpi,
     )
 
 
+def training_history(spec: tables.TableSpec, metrics: list[dict[str, Any]]) -> Any:
+    """One row per (model, epoch) of the table: block, row, seed and the history's keys."""
+    import pandas as pd
+
+    rows = tables.model_rows(spec, metrics, [])
+    parts = [
+        pd.DataFrame(m.get("history", [])).assign(block=r["block"], row=r["row"], seed=r["seed"])
+        for m, (_, r) in zip(metrics, rows.iterrows(), strict=True)
+    ]
+    columns = ["block", "row", "seed", "epoch", "loss"]
+    parts = [p for p in parts if len(p)]
+    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=columns)
+
+
+def make_training_figure(
+    metrics_paths: list[str], out: str | list[str], *, spec: dict[str, Any], dpi: int = DPI
+) -> None:
+    """Training loss per epoch of every model of one table (the metrics' ``history``)."""
+    from lolip import figures
+
+    layout = tables.TableSpec.from_dict(spec)
+    history = training_history(layout, [read_json(p) for p in metrics_paths])
+    figures.training_curves(
+        history,
+        out,
+        blocks={b.name: b.title for b in layout.blocks},
+        title=f"{layout.name}: training loss per epoch",
+        dpi=dpi,
+    )
+
+
+def sweep_eps(
+    model_paths: list[str],
+    data_paths: list[str],
+    out: str,
+    *,
+    models: list[dict[str, Any]],
+    dataset_names: list[str],
+    sweep: dict[str, Any],
+) -> None:
+    """Robust accuracy at each radius of ``sweep`` of every model of one table.
+
+    ``models`` (aligned with ``model_paths``): per model ``model`` (its key), ``dataset``,
+    ``arch``, ``method``, ``seed``, ``eps`` and its evaluation's ``pgd`` entry, ``seed_eval``,
+    ``batch_size`` and ``tf32``; ``dataset_names`` names the files of ``data_paths``.
+    """
+    import pandas as pd
+
+    from lolip.bounds import from_mapping
+    from lolip.io import atomic_path
+    from lolip.model_file import load_model
+    from lolip.sweep import COLUMNS, SweepSettings, sweep_model
+
+    settings = from_mapping(SweepSettings, sweep, "sweep")
+    device = default_device()
+    data = dict(zip(dataset_names, data_paths, strict=True))
+    splits: dict[str, Any] = {}
+    rows = []
+    for path, m in zip(model_paths, models, strict=True):
+        if m["dataset"] not in splits:
+            head = {"train": 1, "test": settings.subset}
+            ds = datasets.read_prepared(data[m["dataset"]], head=head)
+            splits[m["dataset"]] = ds.split("test", device)
+        split = splits[m["dataset"]]
+        set_tf32(m["tf32"])
+        tic = time.perf_counter()
+        curve = sweep_model(
+            load_model(path, device),
+            split,
+            m["eps"],
+            settings.factors,
+            m["pgd"],
+            seed=m["seed_eval"],
+            batch_size=m["batch_size"],
+        )
+        log.info(
+            "%s: robust accuracy %s at eps %s (%d points, %.1fs)",
+            m["model"],
+            [round(c["robust_acc"], 2) for c in curve],
+            [round(c["eps"], 6) for c in curve],
+            len(split),
+            time.perf_counter() - tic,
+        )
+        keys = {k: m[k] for k in ("model", "dataset", "arch", "method", "seed")}
+        rows += [{**keys, **c, "dataset_eps": m["eps"]} for c in curve]
+    with atomic_path(out) as tmp:
+        pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(tmp, index=False, float_format="%.6g")
+
+
+def make_sweep_figure(
+    sweep_csv: str, out: str | list[str], *, spec: dict[str, Any], dpi: int = DPI
+) -> None:
+    """Robust accuracy against the radius of every model of one table (rule sweep_eps)."""
+    import pandas as pd
+
+    from lolip import figures
+
+    layout = tables.TableSpec.from_dict(spec)
+    curves = pd.read_csv(sweep_csv, dtype={"method": str, "dataset": str, "arch": str})
+    blocks = [layout.block_of(d, a) for d, a in zip(curves["dataset"], curves["arch"], strict=True)]
+    curves["block"] = [b.name if b else None for b in blocks]
+    curves["row"] = [
+        b.row_of(a, m) if b else None
+        for b, a, m in zip(blocks, curves["arch"], curves["method"], strict=True)
+    ]
+    curves = curves.dropna(subset=["block", "row"])
+    eps = dict(zip(curves["block"], curves["dataset_eps"], strict=True))
+    figures.eps_sweep(
+        curves,
+        out,
+        blocks={b.name: b.title for b in layout.blocks},
+        eps=eps,
+        title=f"{layout.name}: robust accuracy against the radius",
+        dpi=dpi,
+    )
+
+
+def make_checks_table(
+    metrics_paths: list[str], outputs: list[str], *, spec: dict[str, Any]
+) -> None:
+    """The soundness checks' verdicts of every model of one table."""
+    layout = tables.TableSpec.from_dict(spec)
+    df = tables.checks_table(layout, [read_json(p) for p in metrics_paths])
+    caption = f"{layout.name}: soundness checks and gradient-masking alarms of each model."
+    tables.write_checks_table(df, layout, outputs, caption=caption)
+
+
+def make_findings_table(
+    metrics_paths: list[str],
+    outputs: list[str],
+    *,
+    specs: dict[str, dict[str, Any]],
+    reported: str | None,
+    losses: dict[str, str],
+) -> None:
+    """The paper's findings on every model table of the run (:mod:`lolip.findings`)."""
+    from lolip import findings
+
+    df = findings.findings_table(
+        [tables.TableSpec.from_dict(s) for s in specs.values()],
+        [read_json(p) for p in metrics_paths],
+        tables.load_reported(reported),
+        losses=losses,
+    )
+    caption = "The paper's findings, tested on this run's model tables and on the paper's values."
+    findings.write_findings_table(df, outputs, caption=caption)
+
+
 def make_separation_figure(
-    summary: str, points: str, out: str, *, random_points: str | None = None
+    summary: str,
+    points: str,
+    out: str | list[str],
+    *,
+    random_points: str | None = None,
+    dpi: int = DPI,
 ) -> None:
     """Histograms of one dataset's per-point separation, random-label control overlaid."""
     from lolip import figures, separation
@@ -232,4 +392,5 @@ def make_separation_figure(
         out,
         title=f"{s['dataset']}: l∞ distance to the nearest training point of another class",
         random_points=separation.read_points(random_points) if random_points else None,
+        dpi=dpi,
     )

@@ -290,9 +290,17 @@ RESOURCES = {
 }
 
 
+def _described(cls: type, description: str) -> dict[str, Any]:
+    schema = object_schema(cls)
+    schema["description"] = description
+    return schema
+
+
 def config_schema() -> dict[str, Any]:
     """The whole config schema."""
     from lolip.datasets.fixtures import Fixture
+    from lolip.figures import FigureSettings
+    from lolip.sweep import SweepSettings
 
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -321,6 +329,13 @@ def config_schema() -> dict[str, Any]:
                 "description": "the paper's reported values (config/reported.yaml); null: none",
             },
             "tables": TABLES,
+            "sweep": _described(
+                SweepSettings,
+                "robust accuracy against the radius, per model table (lolip.sweep)",
+            ),
+            "figures": _described(
+                FigureSettings, "the figures' look: read by the figure rules alone"
+            ),
             "staircase": STAIRCASE,
             "resources": RESOURCES,
         },

@@ -1,11 +1,12 @@
 """A results folder's tables as fixed-width text, for the terminal (``lolip summary``).
 
 The tables are the workflow's ``tables/*.csv`` (:mod:`lolip.tables`: Table 1 first, then
-the model tables by name), each cell as the Markdown tables show it (``ours ± std (paper;
-ours - paper)``), a model table one section per block. A folder without tables (a run
-stopped before its table rules, or a copy of ``eval/`` alone) gets one model table per
-(dataset, arch) built from its ``eval/**/metrics.json``, with the 1-NN reference row where
-``separation/{dataset}.json`` is there; without the config, no paper values.
+the model tables by name; not the report's findings and soundness-check tables), each cell
+as the Markdown tables show it (``ours ± std (paper; ours - paper)``), a model table one
+section per block. A folder without tables (a run stopped before its table rules, or a
+copy of ``eval/`` alone) gets one model table per (dataset, arch) built from its
+``eval/**/metrics.json``, with the 1-NN reference row where ``separation/{dataset}.json``
+is there; without the config, no paper values.
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def results_tables(results: str | os.PathLike) -> list[tuple[str, pd.DataFrame]]
     if not root.is_dir():
         raise SummaryError(f"results folder {str(root)!r} does not exist")
     csvs = sorted(
-        (root / "tables").glob("*.csv"), key=lambda p: (p.stem != tables.SEPARATION_TABLE, p.stem)
+        (p for p in (root / "tables").glob("*.csv") if not report_only(p.stem)),
+        key=lambda p: (p.stem != tables.SEPARATION_TABLE, p.stem),
     )
     if csvs:
         return [(p.stem, tables.read_table(p)) for p in csvs]
@@ -51,6 +53,11 @@ def results_tables(results: str | os.PathLike) -> list[tuple[str, pd.DataFrame]]
             "of a lolip model"
         )
     return metrics_tables(metrics, root / "separation")
+
+
+def report_only(stem: str) -> bool:
+    """The report's tables of findings and soundness checks, which are not the paper's."""
+    return stem == tables.FINDINGS_TABLE or stem.endswith(tables.CHECKS_SUFFIX)
 
 
 def _metrics(folder: Path) -> Iterable[dict[str, Any]]:

@@ -39,6 +39,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from lolip.evaluation.verdict import ALARMS
 from lolip.io import atomic_path
 
 MODEL_COLUMNS = ("train_acc", "test_acc", "adv_test_acc", "test_lipschitz", "gap", "adv_gap")
@@ -53,6 +54,8 @@ SEPARATION_COLUMNS = (
 RANDOM_LABEL_COLUMNS = ("train_train_random", "test_train_random")
 TABLE_EXTS = ("csv", "md", "tex", "html")
 SEPARATION_TABLE = "table1_separation"
+FINDINGS_TABLE = "findings"  # lolip.findings
+CHECKS_SUFFIX = "_checks"  # the soundness checks of table t: t_checks
 NN_ROW = "1-NN (theorem)"
 DROP_SUFFIX = "+drop"
 DEFAULT_ATTACK = "pgd"
@@ -265,6 +268,13 @@ def table_specs(
 def _parse_table(name: str, t: Mapping[str, Any]) -> TableSpec:
     if name == SEPARATION_TABLE:
         raise TableError(f"table name {name!r} is taken by the separation table")
+    if name == FINDINGS_TABLE:
+        raise TableError(f"table name {name!r} is taken by the table of the paper's findings")
+    if name.endswith(CHECKS_SUFFIX):
+        raise TableError(
+            f"table name {name!r}: names ending in {CHECKS_SUFFIX!r} are taken by the "
+            "tables of soundness checks"
+        )
     if unknown := set(t) - _TABLE_KEYS:
         raise TableError(f"table {name!r}: unknown keys {sorted(unknown)} (known: {_TABLE_KEYS})")
     if not t.get("blocks"):
@@ -510,6 +520,171 @@ def separation_table(
     return pd.DataFrame(rows)
 
 
+# --------------------------------------------------------------------------- checks
+
+# The soundness checks of lolip.evaluation.checks in the order they run: the errors, then
+# the gradient-masking alarms (CHECK_ALARMS). A check a record lacks (an older metrics
+# file) shows "n/a"; one this list lacks is appended.
+CHECKS = (
+    "batch_size_invariance",
+    "input_gradient_nonzero",
+    "eps_zero",
+    "more_steps",
+    "in_ball",
+    "adv_not_above_clean",
+    "square_vs_pgd",
+    "large_eps",
+)
+CHECK_ALARMS = ALARMS
+_CHECK_LABELS = {
+    "batch_size_invariance": "batch size",
+    "input_gradient_nonzero": "input grad ≠ 0",
+    "eps_zero": "PGD at ε=0",
+    "more_steps": "2× steps",
+    "in_ball": "in ε-ball",
+    "adv_not_above_clean": "adv ≤ clean",
+    "square_vs_pgd": "Square vs PGD (alarm)",
+    "large_eps": "large ε (alarm)",
+}
+CHECKS_NOTE = (
+    "pass: every record of the check passed (each evaluated split; in ε-ball and adv ≤ clean: "
+    "each attack); FAIL or ALARM: the splits (/attacks) where it did not. Errors stop an "
+    "evaluation, so a finished model passed them all; alarms are warnings."
+)
+
+
+def check_records(per_split: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """A check's records as ``(where, record)``: ``{split: record}`` or
+    ``{split: {attack: record}}`` flattened to ``test`` or ``test/pgd``."""
+    flat = []
+    for split, entry in per_split.items():
+        if "passed" in entry:
+            flat.append((split, entry))
+        else:
+            flat.extend((f"{split}/{attack}", record) for attack, record in entry.items())
+    return flat
+
+
+def alarm_evidence(name: str, where: str, record: Mapping[str, Any]) -> str:
+    """One alarm's evidence in short: its numbers against its threshold."""
+    if name == "square_vs_pgd":
+        acc = record["attack_acc"]
+        return (
+            f"Square vs PGD on {where}: Square leaves {acc['square']:.1f}% unbroken, PGD "
+            f"{acc['pgd']:.1f}% (margin {record['margin']:.1f}; n={record['n']}): PGD's "
+            "gradients miss adversarial points a gradient-free search finds"
+        )
+    if name == "large_eps":
+        return (
+            f"large ε on {where}: PGD at ε={record['eps']:g} leaves {record['attack_acc']:.1f}% "
+            f"unbroken, above chance {record['chance']:.1f}% + {record['margin']:.1f} "
+            f"(n={record['n']}): the attack cannot follow the model even where every "
+            "point is breakable"
+        )
+    numbers = ", ".join(f"{k}={v}" for k, v in record.items() if k != "passed")
+    return f"{name} on {where}: {numbers}"
+
+
+def check_cell(name: str, per_split: Mapping[str, Any] | None) -> str:
+    """``pass``, ``FAIL: <where>`` (errors), ``ALARM: <where>`` (alarms) or ``n/a``."""
+    if not isinstance(per_split, Mapping):
+        return "n/a"
+    failed = [where for where, record in check_records(per_split) if not record["passed"]]
+    if not failed:
+        return "pass"
+    return f"{'ALARM' if name in CHECK_ALARMS else 'FAIL'}: {', '.join(failed)}"
+
+
+def checks_table(spec: TableSpec, metrics: Iterable[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per model of the table: each check's verdict and the alarms' evidence.
+
+    Columns ``block``, ``row``, ``seed``, ``dataset``, ``arch``, ``method``, one per check
+    (:data:`CHECKS`, cells of :func:`check_cell`), ``masking_suspected``, ``all_passed``
+    and ``alarms`` (the evidence of every alarm that rang, :func:`alarm_evidence`, joined
+    by "; "). Models are in the table's block order, each block's rows in the order of
+    the model table (each method before its ``+drop`` row), seeds ascending.
+    """
+    metrics = list(metrics)
+    names = list(CHECKS) + sorted(
+        {k for m in metrics for k, v in m.get("checks", {}).items() if isinstance(v, Mapping)}
+        - set(CHECKS)
+    )
+    rows = []
+    for m in metrics:
+        block = spec.block_of(m["dataset"], m["arch"])
+        if not spec.covers(m["dataset"], m["arch"], m["method"]):
+            raise TableError(
+                f"metrics of {m['dataset']}/{m['arch']}/{m['method']} belong to no block of "
+                f"table {spec.name!r} ({', '.join(b.title for b in spec.blocks)})"
+            )
+        checks = m.get("checks", {})
+        evidence = [
+            alarm_evidence(name, where, record)
+            for name in names
+            if isinstance(checks.get(name), Mapping) and name in CHECK_ALARMS
+            for where, record in check_records(checks[name])
+            if not record["passed"]
+        ]
+        rows.append(
+            {
+                "block": block.name,
+                "row": block.row_of(m["arch"], m["method"]),
+                "seed": m["seed"],
+                "dataset": m["dataset"],
+                "arch": m["arch"],
+                "method": m["method"],
+                **{name: check_cell(name, checks.get(name)) for name in names},
+                "masking_suspected": bool(checks.get("masking_suspected", bool(evidence))),
+                "all_passed": bool(checks.get("all_passed", False)),
+                "alarms": "; ".join(evidence),
+            }
+        )
+    columns = ["block", "row", "seed", "dataset", "arch", "method", *names]
+    df = pd.DataFrame(rows, columns=[*columns, "masking_suspected", "all_passed", "alarms"])
+    order = []
+    for block in spec.blocks:
+        own = df[df["block"] == block.name]
+        for name in _row_order(list(own["row"]), []):
+            order += list(own[own["row"] == name].sort_values("seed").index)
+    return df.loc[order].reset_index(drop=True)
+
+
+def write_checks_table(
+    df: pd.DataFrame, spec: TableSpec, paths: Sequence[str | os.PathLike], *, caption: str
+) -> None:
+    """Write a :func:`checks_table` to ``paths`` (csv, md, html), one section per block."""
+    names = [c for c in df.columns if c in _CHECK_LABELS or c not in _CHECK_FRAME_COLUMNS]
+    sections = []
+    for block in spec.blocks:
+        own = df[df["block"] == block.name]
+        cells = {"method": list(own["row"]), "seed": [str(s) for s in own["seed"]]}
+        cells |= {_CHECK_LABELS.get(c, c): list(own[c]) for c in names}
+        cells["alarm evidence"] = [a or "none" for a in own["alarms"]]
+        sections.append(Section(block.title, pd.DataFrame(cells)))
+    write_sections(
+        df,
+        sections,
+        paths,
+        caption=caption,
+        label=f"{spec.name}_checks",
+        note=CHECKS_NOTE,
+        align="left",
+    )
+
+
+_CHECK_FRAME_COLUMNS = {
+    "block",
+    "row",
+    "seed",
+    "dataset",
+    "arch",
+    "method",
+    "masking_suspected",
+    "all_passed",
+    "alarms",
+}
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -566,10 +741,12 @@ def _shown(
 
 @dataclass(frozen=True)
 class Section:
-    """A titled part of a written table (a block), with its formatted cells."""
+    """A titled part of a written table (a block), with its formatted cells and an optional
+    line of text under its title."""
 
     title: str | None
     cells: pd.DataFrame
+    text: str = ""
 
 
 def write_model_table(
@@ -587,7 +764,7 @@ def write_model_table(
     ]
     if df.get("masking_suspected", pd.Series(dtype=float)).fillna(0).gt(0).any():
         caption = f"{caption} {MASKING_NOTE}"
-    _write(df, sections, paths, caption=caption, label=spec.name)
+    write_sections(df, sections, paths, caption=caption, label=spec.name)
 
 
 def write_separation_table(
@@ -595,7 +772,7 @@ def write_separation_table(
 ) -> None:
     """Write a :func:`separation_table` to ``paths`` (csv, md, tex, html)."""
     columns = [c for c in (*SEPARATION_COLUMNS, *RANDOM_LABEL_COLUMNS) if c in df.columns]
-    _write(
+    write_sections(
         df,
         [Section(None, _shown(df, "dataset", columns, DEFAULT_ATTACK, header="dataset"))],
         paths,
@@ -604,35 +781,41 @@ def write_separation_table(
     )
 
 
-def _write(
+def write_sections(
     df: pd.DataFrame,
     sections: Sequence[Section],
     paths: Sequence[str | os.PathLike],
     *,
     caption: str,
     label: str,
+    note: str = NOTE,
+    align: str = "right",
 ) -> None:
-    csv, md, tex, htm = (Path(p) for p in paths)
-    for path, ext in zip((csv, md, tex, htm), TABLE_EXTS, strict=True):
-        if path.suffix != f".{ext}":
-            raise TableError(f"table outputs must be {TABLE_EXTS} in order, got {path}")
-    with atomic_path(csv) as tmp:
-        df.to_csv(tmp, index=False, float_format="%.6g")
-    with atomic_path(md) as tmp:
-        tmp.write_text(_markdown(sections, caption))
-    with atomic_path(tex) as tmp:
-        tmp.write_text(_latex(sections, caption, label))
-    with atomic_path(htm) as tmp:
-        tmp.write_text(_html(sections, caption))
+    """Each of ``paths`` in the format of its suffix (csv, md, tex, html), atomically."""
+    formats = [Path(p).suffix.removeprefix(".") for p in paths]
+    if unknown := [str(p) for p, f in zip(paths, formats, strict=True) if f not in TABLE_EXTS]:
+        raise TableError(f"table outputs must end in one of {TABLE_EXTS}, got {unknown}")
+    for path, fmt in zip(paths, formats, strict=True):
+        with atomic_path(path) as tmp:
+            if fmt == "csv":
+                df.to_csv(tmp, index=False, float_format="%.6g")
+            elif fmt == "md":
+                tmp.write_text(_markdown(sections, caption, note))
+            elif fmt == "tex":
+                tmp.write_text(_latex(sections, caption, label, note))
+            else:
+                tmp.write_text(_html(sections, caption, note, align))
 
 
-def _markdown(sections: Sequence[Section], caption: str) -> str:
+def _markdown(sections: Sequence[Section], caption: str, note: str = NOTE) -> str:
     parts = [caption, ""]
     for s in sections:
         if s.title:
             parts += [f"**{s.title}**", ""]
+        if s.text:
+            parts += [s.text, ""]
         parts += [s.cells.to_markdown(index=False), ""]
-    return "\n".join([*parts, NOTE, ""])
+    return "\n".join([*parts, note, ""] if note else [*parts, ""])
 
 
 _TEX_SPECIAL = {
@@ -657,14 +840,14 @@ def tex_escape(text: str) -> str:
     return "".join(_TEX_SPECIAL.get(ch, ch) for ch in str(text))
 
 
-def _latex(sections: Sequence[Section], caption: str, label: str) -> str:
+def _latex(sections: Sequence[Section], caption: str, label: str, note: str = NOTE) -> str:
     header = list(sections[0].cells.columns)
     n = len(header)
     lines = [
         r"\begin{table}",
         r"\centering",
         r"\small",
-        rf"\caption{{{tex_escape(caption)} {tex_escape(NOTE)}}}",
+        rf"\caption{{{tex_escape(' '.join(filter(None, (caption, note))))}}}",
         rf"\label{{tab:{label}}}",
         rf"\begin{{tabular}}{{{'l' * n}}}",
         r"\toprule",
@@ -680,12 +863,14 @@ def _latex(sections: Sequence[Section], caption: str, label: str) -> str:
     return "\n".join(lines)
 
 
-def _html(sections: Sequence[Section], caption: str) -> str:
+def _html(sections: Sequence[Section], caption: str, note: str = NOTE, align: str = "right") -> str:
     style = (
         "body{font-family:sans-serif;font-size:14px}"
         "table{border-collapse:collapse;margin-bottom:1.5em}"
-        "th,td{border:1px solid #ccc;padding:3px 8px;text-align:right}"
+        f"th,td{{border:1px solid #ccc;padding:3px 8px;text-align:{align}}}"
         "td:first-child,th:first-child{text-align:left}"
+        "td.bad{background:#fde2e2;color:#8a1010;font-weight:bold}"
+        "h3{margin-bottom:0.3em}h3+p{margin-top:0;color:#444}"
     )
     parts = [
         "<!DOCTYPE html>",
@@ -695,8 +880,12 @@ def _html(sections: Sequence[Section], caption: str) -> str:
     for s in sections:
         if s.title:
             parts.append(f"<h3>{html.escape(s.title)}</h3>")
-        parts.append(s.cells.to_html(index=False, escape=True, border=0))
-    parts += [f"<p>{html.escape(NOTE)}</p>", "</body></html>", ""]
+        if s.text:
+            parts.append(f"<p>{html.escape(s.text)}</p>")
+        cells = s.cells.to_html(index=False, escape=True, border=0)
+        parts.append(re.sub(r"<td>(FAIL|ALARM)", r'<td class="bad">\1', cells))
+    parts += [f"<p>{html.escape(note)}</p>"] if note else []
+    parts += ["</body></html>", ""]
     return "\n".join(parts)
 
 

@@ -3,6 +3,7 @@ import functools
 import math
 import os
 import re
+import types
 
 from lolip import datasets, schema, snakemake_hooks
 from lolip.config import check
@@ -302,11 +303,13 @@ def get_all_outputs():
 
 
 def _all_outputs():
-    # get_table_outputs, get_figure_outputs: rules/report.smk, included before any call
+    # get_table_outputs, get_sweep_outputs, get_figure_outputs: rules/report.smk, included
+    # before any call
     return (
         get_separation_outputs()
         + get_metrics_outputs()
         + get_table_outputs()
+        + get_sweep_outputs()
         + get_figure_outputs()
         + get_staircase_outputs()
     )
@@ -426,33 +429,57 @@ def job_resources(stage, wildcards):
     return out
 
 
+# The eps sweep (rules/sweep.smk), one job per model table: the largest evaluation
+# resources of the table's (dataset, arch) groups. A sweep is a small part of an
+# evaluation (PGD on at most `sweep.subset` test points per radius), so one evaluation's
+# runtime covers it; a table without models gets SWEEP_RESOURCES.
+SWEEP_RESOURCES = {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0}
+
+
+def sweep_resources(wildcards):
+    each = [
+        job_resources("evaluate", types.SimpleNamespace(dataset=dataset, arch=arch))
+        for dataset, arch in get_sweep_groups(wildcards)  # rules/report.smk
+    ]
+    if not each:
+        return dict(SWEEP_RESOURCES)
+    return {key: max(r[key] for r in each) for key in SWEEP_RESOURCES}
+
+
+def stage_resources(stage, wildcards):
+    """threads, mem_mb, runtime and gpu of one job of `stage` ("train", "evaluate", "sweep")."""
+    if stage == "sweep":
+        return sweep_resources(wildcards)
+    return job_resources(stage, wildcards)
+
+
 def threads_of(stage):
-    return lambda wildcards: job_resources(stage, wildcards)["threads"]
+    return lambda wildcards: stage_resources(stage, wildcards)["threads"]
 
 
 def mem_mb_of(stage):
     def mem_mb(wildcards, attempt):
-        return job_resources(stage, wildcards)["mem_mb"] * attempt
+        return stage_resources(stage, wildcards)["mem_mb"] * attempt
 
     return mem_mb
 
 
 def runtime_of(stage):
     def runtime(wildcards, attempt):
-        return job_resources(stage, wildcards)["runtime"] * attempt
+        return stage_resources(stage, wildcards)["runtime"] * attempt
 
     return runtime
 
 
 def gpu_of(stage):
-    return lambda wildcards: job_resources(stage, wildcards)["gpu"]
+    return lambda wildcards: stage_resources(stage, wildcards)["gpu"]
 
 
 def gpu_model_of(stage):
     """The GPU type GPU jobs ask SLURM for ("" = any; CPU jobs never name one)."""
 
     def gpu_model(wildcards):
-        if not job_resources(stage, wildcards)["gpu"]:
+        if not stage_resources(stage, wildcards)["gpu"]:
             return ""
         configured = config.get("resources", {}).get("gpu_model")
         return configured or os.environ.get("LOLIP_SLURM_GPU_MODEL", "")
@@ -465,7 +492,7 @@ def slurm_partition_of(stage):
 
     def partition(wildcards):
         cpu_partition = os.environ.get("LOLIP_SLURM_PARTITION", "")
-        if job_resources(stage, wildcards)["gpu"]:
+        if stage_resources(stage, wildcards)["gpu"]:
             return os.environ.get("LOLIP_SLURM_GPU_PARTITION") or cpu_partition
         return cpu_partition
 

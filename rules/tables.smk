@@ -46,3 +46,49 @@ rule make_model_table:
         reported=get_reported(),
     script:
         "../workflow_scripts/make_model_table.py"
+
+
+rule make_checks_table:
+    input:
+        metrics=get_table_metrics,
+    output:
+        "results/tables/{table}_checks.csv",
+        "results/tables/{table}_checks.md",
+        report(
+            "results/tables/{table}_checks.html",
+            caption="../report/table_checks.rst",
+            category="Soundness checks",
+            labels={"table": "{table}"},
+        ),
+    log:
+        "logs/make_checks_table/{table}.log",
+    conda:
+        "../envs/lolip.yaml"
+    params:
+        spec=get_table_spec,
+    script:
+        "../workflow_scripts/make_checks_table.py"
+
+
+rule make_findings_table:
+    input:
+        metrics=get_findings_metrics(),
+    output:
+        "results/tables/findings.csv",
+        "results/tables/findings.md",
+        report(
+            "results/tables/findings.html",
+            caption="../report/table_findings.rst",
+            category="Findings",
+            labels={"table": "findings"},
+        ),
+    log:
+        "logs/make_findings_table.log",
+    conda:
+        "../envs/lolip.yaml"
+    params:
+        specs=get_table_specs(),
+        reported=get_reported(),
+        losses=get_method_losses(),
+    script:
+        "../workflow_scripts/make_findings_table.py"

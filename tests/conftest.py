@@ -65,3 +65,15 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory):
+    """The small default grid (tests/grid.py) run through its tables and figures, the
+    sweep included. Shared: a test that changes it must put it back."""
+    from tests.grid import small_grid
+    from tests.workflow import snakemake
+
+    wf = small_grid(tmp_path_factory.mktemp("report") / "wf")
+    snakemake(wf, "--cores", "2", "tables", "figures")
+    return wf

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import re
 from pathlib import Path
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,20 @@ from lolip.separation import compute_separation, write_points
 from lolip.tables import Block, TableSpec
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+# The figures of the default grid (one table, one dataset), and the rules that draw tables
+# and figures from saved results.
+FIGURES = [
+    f"digits_DigitsCNN_{kind}" for kind in ("lipschitz_vs_adv", "gap", "training", "eps_sweep")
+] + ["separation_digits"]
+PRESENTATION = {
+    "make_model_table",
+    "make_checks_table",
+    "make_findings_table",
+    "plot_gap",
+    "plot_lipschitz_accuracy",
+    "plot_training_curves",
+    "plot_eps_sweep",
+}
 SPEC = TableSpec(
     "t",
     (Block("a", "mnist", "CNN001"), Block("b", "svhn", "WRN_40_10", "WRN_40_10_drop50")),
@@ -29,6 +44,14 @@ def assert_png(path: Path) -> None:
         image.verify()
     with Image.open(path) as image:
         assert image.size[0] > 200 and image.size[1] > 200
+
+
+def assert_svg(path: Path) -> None:
+    """A well-formed SVG document with drawing in it, and no date (reproducible bytes)."""
+    root = ElementTree.parse(path).getroot()
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    assert len(list(root.iter("{http://www.w3.org/2000/svg}path"))) > 10
+    assert b"<dc:date>" not in path.read_bytes()
 
 
 def write_metrics(tmp_path: Path) -> tuple[list[str], list[dict]]:
@@ -156,18 +179,132 @@ def test_separation_figure_job_overlays_random_labels(tmp_path):
     assert out.read_bytes() != alone.read_bytes()
 
 
+def fake_history(metrics: list[dict], epochs: int = 4, accuracy: bool = False) -> None:
+    """A training history in each metrics record: a falling loss per epoch."""
+    for i, m in enumerate(metrics):
+        m["history"] = [
+            {"epoch": e, "loss": (i + 1) / e, "seconds": 1.0, "images_per_second": 100.0}
+            | ({"train_acc": 50.0 + 10 * e + i} if accuracy else {})
+            for e in range(1, epochs + 1)
+        ]
+
+
+def test_each_figure_is_written_as_png_and_svg_in_one_call(tmp_path):
+    paths, metrics = write_metrics(tmp_path)
+    out = [tmp_path / "both.png", tmp_path / "both.svg"]
+    pipeline.make_lipschitz_figure(paths, [str(p) for p in out], spec=SPEC.to_dict())
+    assert_png(out[0])
+    assert_svg(out[1])
+    again = [tmp_path / "again.png", tmp_path / "again.svg"]
+    pipeline.make_lipschitz_figure(paths, [str(p) for p in again], spec=SPEC.to_dict())
+    assert again[1].read_bytes() == out[1].read_bytes()  # no date, fixed ids: same bytes
+    alone = tmp_path / "alone.svg"
+    pipeline.make_lipschitz_figure(paths, str(alone), spec=SPEC.to_dict())
+    assert alone.read_bytes() == out[1].read_bytes()  # whatever the PNG beside it
+
+
+def test_a_figure_path_of_another_format_is_refused(tmp_path):
+    with pytest.raises(ValueError, match=r"'.*x.jpg' must end in one of \('png', 'svg'\)"):
+        figures.output_paths([tmp_path / "x.png", tmp_path / "x.jpg"])
+
+
+def test_the_dpi_setting_sets_the_png_size_only(tmp_path):
+    paths, _ = write_metrics(tmp_path)
+    for dpi in (60, 120):
+        out = [str(tmp_path / f"{dpi}.png"), str(tmp_path / f"{dpi}.svg")]
+        pipeline.make_gap_figure(paths, out, spec=SPEC.to_dict(), dpi=dpi)
+    with Image.open(tmp_path / "60.png") as small, Image.open(tmp_path / "120.png") as large:
+        assert large.size[0] == pytest.approx(2 * small.size[0], abs=2)
+    assert (tmp_path / "60.svg").read_bytes() == (tmp_path / "120.svg").read_bytes()
+    with pytest.raises(ValueError, match="dpi must be an integer >= 30"):
+        figures.FigureSettings(dpi=10)
+
+
+def test_training_curves_draw_each_models_history(tmp_path):
+    paths, metrics = write_metrics(tmp_path)
+    fake_history(metrics)
+    for path, m in zip(paths, metrics, strict=True):
+        write_json(path, m)
+    history = pipeline.training_history(SPEC, metrics)
+    out = tmp_path / "training.png"
+    drawn = figures.training_curves(history, out, blocks={"a": "A", "b": "B"}, title="t")
+    assert_png(out)
+    assert set(drawn["quantity"]) == {"loss"}
+    assert len(drawn.groupby(["block", "row", "seed"])) == len(metrics)
+    for i, m in enumerate(metrics):
+        row = m["method"] + ("+drop" if "drop" in m["arch"] else "")
+        line = drawn[(drawn["row"] == row) & (drawn["seed"] == m["seed"])]
+        line = line[line["block"] == ("a" if m["dataset"] == "mnist" else "b")]
+        assert line["epoch"].tolist() == [1, 2, 3, 4]
+        assert line["value"].tolist() == pytest.approx([(i + 1) / e for e in (1, 2, 3, 4)])
+    pipeline.make_training_figure(
+        paths, [str(out), str(out.with_suffix(".svg"))], spec=SPEC.to_dict()
+    )
+    assert_svg(out.with_suffix(".svg"))
+
+
+def test_recorded_accuracies_get_a_row_of_their_own(tmp_path):
+    _, metrics = write_metrics(tmp_path)
+    fake_history(metrics, accuracy=True)
+    history = pipeline.training_history(SPEC, metrics)
+    assert figures.accuracy_columns(history) == ["train_acc"]
+    blocks = {"a": "A", "b": "B"}
+    drawn = figures.training_curves(history, tmp_path / "acc.png", blocks=blocks, title="t")
+    assert set(drawn["quantity"]) == {"loss", "train_acc"}
+    acc = drawn[drawn["quantity"] == "train_acc"]
+    assert acc["value"].max() == pytest.approx(50 + 40 + len(metrics) - 1)
+    loss_only = history.drop(columns="train_acc")
+    figures.training_curves(loss_only, tmp_path / "loss.png", blocks=blocks, title="t")
+    with Image.open(tmp_path / "acc.png") as both, Image.open(tmp_path / "loss.png") as alone:
+        assert both.size[1] > alone.size[1]  # the accuracy row below the loss's
+
+
+def sweep_curves(metrics: list[dict]) -> pd.DataFrame:
+    """A sweep CSV's rows for the models of ``metrics``: accuracy falling with the radius."""
+    rows = []
+    for i, m in enumerate(metrics):
+        eps = 0.1 if m["dataset"] == "mnist" else 0.031
+        for factor in (0, 1, 2):
+            rows.append(
+                {
+                    "model": f"{m['dataset']}/{m['arch']}/{m['method']}/seed{m['seed']}",
+                    **{k: m[k] for k in ("dataset", "arch", "method", "seed")},
+                    "factor": factor,
+                    "eps": factor * eps,
+                    "dataset_eps": eps,
+                    "n": 50,
+                    "robust_acc": 90.0 - 30 * factor - i,
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def test_the_sweep_figure_draws_every_models_curve_with_its_radii(tmp_path):
+    _, metrics = write_metrics(tmp_path)
+    curves = sweep_curves(metrics)
+    curves.to_csv(tmp_path / "sweep.csv", index=False)
+    out = [str(tmp_path / "sweep.png"), str(tmp_path / "sweep.svg")]
+    pipeline.make_sweep_figure(str(tmp_path / "sweep.csv"), out, spec=SPEC.to_dict())
+    assert_png(Path(out[0]))
+    assert_svg(Path(out[1]))
+    blocked = curves.assign(
+        block=np.where(curves["dataset"] == "mnist", "a", "b"),
+        row=curves["method"] + np.where(curves["arch"].str.contains("drop"), "+drop", ""),
+    )
+    drawn = figures.eps_sweep(
+        blocked, tmp_path / "s.png", blocks={"a": "A", "b": "B"}, eps={"a": 0.1}, title="t"
+    )
+    key = ["block", "row", "seed", "eps"]
+    expected = blocked[[*key, "robust_acc"]].sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(
+        drawn.sort_values(key).reset_index(drop=True), expected, check_dtype=False
+    )
+
+
 # --------------------------------------------------------------------------- workflow
 
 
-@pytest.fixture(scope="module")
-def finished_run(tmp_path_factory):
-    """The small default grid (tests/grid.py) run through its tables and figures."""
-    from tests.grid import small_grid
-    from tests.workflow import snakemake
-
-    wf = small_grid(tmp_path_factory.mktemp("report") / "wf")
-    snakemake(wf, "--cores", "2", "tables", "figures")
-    return wf
+# finished_run: tests/conftest.py (shared with tests/test_report.py)
 
 
 def embedded_files(report: str) -> list[bytes]:
@@ -185,10 +322,14 @@ def test_report_holds_tables_figures_and_captions(finished_run):
     files = embedded_files(report)
     pngs = [f for f in files if f.startswith(PNG_MAGIC)]
     figures_made = sorted((finished_run / "results/figures").glob("*.png"))
-    assert len(figures_made) == 3
+    assert [p.stem for p in figures_made] == sorted(FIGURES)
     assert sorted(pngs) == sorted(p.read_bytes() for p in figures_made)
+    # The SVGs lie beside the PNGs, for papers; the report shows the PNGs only.
+    for png in figures_made:
+        assert_svg(png.with_suffix(".svg"))
+    assert not any(f.lstrip().startswith(b"<?xml") for f in files)
     html_tables = [f.decode() for f in files if b"<table" in f]
-    for stem in ("table1_separation", "digits_DigitsCNN"):
+    for stem in ("table1_separation", "digits_DigitsCNN", "digits_DigitsCNN_checks", "findings"):
         written = (finished_run / f"results/tables/{stem}.html").read_text()
         assert written in html_tables
     model_table = (finished_run / "results/tables/digits_DigitsCNN.html").read_text()
@@ -197,7 +338,12 @@ def test_report_holds_tables_figures_and_captions(finished_run):
     for caption in (
         "Test Lipschitz vs adversarial test accuracy, every model of digits_DigitsCNN",
         "Generalisation gaps per training method",
-        "Per-point separation of digits",
+        "Per-point separation of digits (\\u03b5 = 0.1)",  # the report's JSON escapes ε
+        "Training curves, every model of digits_DigitsCNN",
+        "Robust test accuracy against the radius, every model of digits_DigitsCNN",
+        "for c in 0, 0.5, 1, 2, 4",
+        "Soundness checks and gradient-masking alarms, every model of digits_DigitsCNN",
+        "The paper's findings, tested on this run and on the paper's own numbers",
         "Table 1: l",
         "is the nearest-neighbour classifier the",
     ):
@@ -227,4 +373,5 @@ def test_a_layout_change_reruns_only_presentation_rules(finished_run):
     finally:
         config.write_text(original)  # the run is shared by the module's other tests
     assert counts.pop("make_model_table") == 1
-    assert set(counts) <= {"plot_gap", "plot_lipschitz_accuracy", "tables", "figures", "total"}
+    # The sweep's params are its models' attack settings, not the layout: it stays.
+    assert set(counts) <= PRESENTATION | {"tables", "figures", "total"}

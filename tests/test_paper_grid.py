@@ -71,6 +71,25 @@ def test_paper_grid_trains_every_model_of_every_table(paper_dry_run):
     assert trained == TRAININGS
 
 
+def test_the_sweep_loads_each_model_of_tables_2_to_4_once_per_table(paper_dry_run):
+    counts = job_counts(paper_dry_run.stdout)
+    assert counts["make_checks_table"] == counts["plot_training_curves"] == len(PAPER["tables"])
+    assert counts["make_findings_table"] == 1
+    swept = PAPER["sweep"]["tables"]
+    assert counts["sweep_eps"] == counts["plot_eps_sweep"] == len(swept) == 3
+    jobs = [j for j in dry_run_jobs(paper_dry_run.stdout) if j["rule"] == "sweep_eps"]
+    assert sorted(wildcards(j)["table"] for j in jobs) == sorted(swept)
+    for job in jobs:
+        table = wildcards(job)["table"]
+        inputs = job["input"].split(", ")
+        models = [p for p in inputs if p.endswith("/model.safetensors")]
+        assert len(models) == len(set(models)) == TABLE_MODELS[table]
+        datasets = {b["dataset"] for b in PAPER["tables"][table]["blocks"].values()}
+        assert sorted(p for p in inputs if p.endswith(".h5")) == sorted(
+            f"results/datasets/{d}.h5" for d in datasets
+        )
+
+
 def test_each_table_reads_exactly_its_models_and_datasets(paper_dry_run):
     jobs = [j for j in dry_run_jobs(paper_dry_run.stdout) if j["rule"] == "make_model_table"]
     assert sorted(wildcards(j)["table"] for j in jobs) == sorted(TABLE_MODELS)

@@ -16,6 +16,16 @@ import pytest
 from tests.workflow import copy_workflow, edit_config, job_counts, pretend_finished, snakemake
 
 MODELS = 10  # the default config: digits, ten methods
+# The rules that draw tables and figures from saved results (no model is loaded).
+PRESENTATION = {
+    "make_model_table",
+    "make_checks_table",
+    "make_findings_table",
+    "plot_gap",
+    "plot_lipschitz_accuracy",
+    "plot_training_curves",
+    "plot_eps_sweep",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,13 +86,48 @@ def test_a_table_layout_reruns_only_presentation(changed):
             }
         )
     )
-    assert set(counts) <= {
-        "make_model_table",
-        "plot_gap",
-        "plot_lipschitz_accuracy",
-        "all",
-        "total",
-    }
+    # A new table name is a new table: its sweep (PGD on the saved models) runs once.
+    assert counts.pop("sweep_eps") == 1
+    assert set(counts) <= PRESENTATION | {"all", "total"}
+
+
+def test_a_tables_caption_and_columns_rerun_no_sweep(changed):
+    counts = changed(
+        lambda c: c.update(
+            tables={
+                "digits_DigitsCNN": {
+                    "caption": "a new caption",
+                    "columns": ["test_acc", "adv_test_acc"],
+                    "blocks": {"digits": {"dataset": "digits", "arch": "DigitsCNN"}},
+                }
+            }
+        )
+    )
+    assert counts["make_model_table"] == counts["plot_eps_sweep"] == 1
+    assert set(counts) <= PRESENTATION | {"all", "total"}
+
+
+def test_a_figure_only_setting_reruns_only_the_figures(changed):
+    counts = changed(lambda c: c.update(figures={"dpi": 200}))
+    figures = {r for r in PRESENTATION if r.startswith("plot_")} | {"plot_separation"}
+    assert set(counts) == figures | {"all", "total"}
+    assert all(counts[r] == 1 for r in figures)
+
+
+def test_the_sweeps_radii_rerun_the_sweep_and_its_figure_only(changed):
+    counts = changed(lambda c: c["sweep"].update(factors=[0, 1, 3]))
+    assert counts == {"sweep_eps": 1, "plot_eps_sweep": 1, "all": 1, "total": 3}
+
+
+def test_the_evaluations_pgd_reruns_the_sweep_too(changed):
+    counts = changed(lambda c: c["evaluation"]["attacks"]["pgd"].update(restarts=2))
+    assert counts["sweep_eps"] == 1 and counts["attack_model"] == MODELS
+    assert "train_model" not in counts
+
+
+def test_sweeping_no_table_drops_the_sweep_from_all(changed):
+    counts = changed(lambda c: c["sweep"].update(tables=[]))
+    assert counts == {}  # fewer inputs of `all`: nothing to make
 
 
 def test_one_methods_hyperparameter_reruns_only_its_chain(changed):

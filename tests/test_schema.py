@@ -83,6 +83,15 @@ def _bad(edit):
             lambda c: c["datasets"]["digits"]["training"].update(precision="fp16"),
             "precision: got 'fp16'; expected one of 'fp32', 'bf16'",
         ),
+        (
+            lambda c: c["sweep"].update(factors=[0, -1]),
+            "sweep.factors.1: got -1; expected a number >= 0",
+        ),
+        (lambda c: c["sweep"].update(radii=[1]), "sweep: unknown key 'radii'"),
+        (
+            lambda c: c["figures"].update(dpi=5),
+            "figures.dpi: got 5; expected an integer >= 30 and <= 1200",
+        ),
     ],
 )
 def test_bad_values_are_named_with_what_was_expected(edit, message):

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from lolip import summary, tables
+from lolip import findings, summary, tables
 from lolip.tables import Block, TableSpec
 from tests.test_tables import fake_metrics, fake_separation
 
@@ -40,6 +40,18 @@ def test_tables_are_printed_separation_first_with_a_section_per_block(tmp_path):
         "at",
         *(f"{at[k]:.2f}" for k in ("test_acc", "adv_test_acc", "adv_test_acc_multitarget")),
     ]
+
+
+def test_the_reports_findings_and_checks_tables_are_not_printed(tmp_path):
+    spec = TableSpec("t", (Block("b", "mnist", "CNN001"),))
+    metrics = [fake_metrics("mnist", "CNN001", m, 0) for m in ("at", "trades6", "natural")]
+    _write(tmp_path, spec, metrics)
+    found = findings.findings_table([spec], metrics, {})
+    findings.write_findings_table(found, [tmp_path / "tables/findings.csv"], caption="f")
+    checks = tables.checks_table(spec, [m | {"checks": {}} for m in metrics])
+    tables.write_checks_table(checks, spec, [tmp_path / "tables/t_checks.csv"], caption="c")
+    assert [name for name, _ in summary.results_tables(tmp_path)] == ["t"]
+    assert "findings" not in summary.summary_text(tmp_path)
 
 
 def test_without_tables_one_table_per_group_from_the_metrics(tmp_path):

@@ -365,3 +365,118 @@ def test_a_model_with_a_masking_alarm_is_marked_on_its_row(tmp_path):
     md = out[1].read_text()
     assert f"| at {tables.MASKING_MARK}" in md and f"| natural {tables.MASKING_MARK}" not in md
     assert "gradient masking suspected" in md
+
+
+# --------------------------------------------------------------------------- checks table
+
+
+def _record(passed: bool, **numbers) -> dict:
+    return {"passed": passed, **numbers}
+
+
+def fake_checks(alarm: str | None = None, where: str = "test") -> dict:
+    """A metrics record's ``checks`` as lolip.evaluation writes it; ``alarm`` rings on
+    ``where``."""
+    per_split = {
+        "batch_size_invariance": {s: _record(True, max_abs_difference=0.0) for s in SPLITS},
+        "input_gradient_nonzero": {s: _record(True, fraction_nonzero=1.0) for s in SPLITS},
+        "eps_zero": {s: _record(True, mismatches=0) for s in SPLITS},
+        "more_steps": {s: _record(True, attack_acc=[60.0, 59.5]) for s in SPLITS},
+        "in_ball": {s: {"pgd": _record(True, max_distance=0.1)} for s in SPLITS},
+        "adv_not_above_clean": {s: {"pgd": _record(True, attack_acc=60.0)} for s in SPLITS},
+        "square_vs_pgd": {
+            s: _record(
+                not (alarm == "square_vs_pgd" and s == where),
+                attack_acc={"pgd": 62.5, "square": 41.0},
+                margin=7.25,
+                n=200,
+                square_queries=1000,
+            )
+            for s in SPLITS
+        },
+        "large_eps": {
+            s: _record(
+                not (alarm == "large_eps" and s == where),
+                eps=0.5,
+                steps=20,
+                attack_acc=48.5,
+                chance=11.5,
+                margin=5.0,
+                n=200,
+            )
+            for s in SPLITS
+        },
+    }
+    alarms = ["x"] if alarm else []
+    return per_split | {"masking_suspected": bool(alarm), "alarms": alarms, "all_passed": True}
+
+
+SPLITS = ("train", "test")
+
+
+def test_the_checks_table_gives_each_checks_verdict_and_the_alarms_evidence(tmp_path):
+    spec = TableSpec("t", (Block("b", "svhn", "WRN_40_10", "WRN_40_10_drop50"),))
+    models = [
+        ("WRN_40_10_drop50", "at", 0, "large_eps", "train"),
+        ("WRN_40_10", "at", 1, None, None),
+        ("WRN_40_10", "at", 0, "square_vs_pgd", "test"),
+        ("WRN_40_10", "natural", 0, None, None),
+    ]
+    metrics = [
+        {"dataset": "svhn", "arch": a, "method": m, "seed": s, "checks": fake_checks(alarm, w)}
+        for a, m, s, alarm, w in models
+    ]
+    df = tables.checks_table(spec, metrics)
+    assert list(zip(df["row"], df["seed"], strict=True)) == [
+        ("at", 0),
+        ("at", 1),
+        ("at+drop", 0),
+        ("natural", 0),
+    ]
+    by = df.set_index(["row", "seed"])
+    for check in tables.CHECKS[:6]:
+        assert (df[check] == "pass").all(), check
+    assert by.loc[("at", 0), "square_vs_pgd"] == "ALARM: test"
+    assert by.loc[("at", 0), "large_eps"] == "pass"
+    assert by.loc[("at+drop", 0), "large_eps"] == "ALARM: train"
+    assert by["masking_suspected"].tolist() == [True, False, True, False]
+    evidence = by.loc[("at", 0), "alarms"]
+    assert "Square vs PGD on test: Square leaves 41.0% unbroken, PGD 62.5%" in evidence
+    assert "(margin 7.2; n=200)" in evidence
+    assert by.loc[("at+drop", 0), "alarms"].startswith(
+        "large ε on train: PGD at ε=0.5 leaves 48.5% unbroken, above chance 11.5% + 5.0"
+    )
+    assert by.loc[("natural", 0), "alarms"] == ""
+    out = [tmp_path / f"t_checks.{ext}" for ext in ("csv", "md", "html")]
+    tables.write_checks_table(df, spec, out, caption="Checks of t.")
+    assert tables.read_table(out[0])["square_vs_pgd"].tolist() == df["square_vs_pgd"].tolist()
+    md = out[1].read_text()
+    assert "| Square vs PGD (alarm)" in md and "| ALARM: test" in md
+    assert "Checks of t." in md and tables.NOTE not in md
+    assert "<h3>b: svhn, WRN_40_10 vs WRN_40_10_drop50 (+drop)</h3>" in out[2].read_text()
+
+
+def test_a_failed_error_check_names_where_and_a_missing_one_is_not_available():
+    spec = TableSpec("t", (Block("b", "digits", "DigitsCNN"),))
+    checks = fake_checks()
+    checks["in_ball"]["test"]["pgd"]["passed"] = False
+    checks["in_ball"]["train"]["pgd"]["passed"] = False
+    del checks["more_steps"]
+    metrics = [{"dataset": "digits", "arch": "DigitsCNN", "method": "at", "seed": 0}]
+    df = tables.checks_table(spec, [metrics[0] | {"checks": checks}])
+    assert df.loc[0, "in_ball"] == "FAIL: train/pgd, test/pgd"
+    assert df.loc[0, "more_steps"] == "n/a"
+    assert df.loc[0, "alarms"] == ""
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("findings", "taken by the table of the paper's findings"),
+        ("table3_checks", "names ending in '_checks' are taken"),
+    ],
+)
+def test_the_report_tables_names_are_reserved(name, message):
+    section = {name: {"blocks": {"b": {"dataset": "digits", "arch": "DigitsCNN"}}}}
+    with pytest.raises(TableError, match=message):
+        tables.table_specs(section, [], datasets=["digits"], archs=ARCHS)

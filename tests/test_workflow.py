@@ -47,7 +47,9 @@ def test_set_scatter_overrides_the_configured_shards(wf):
     assert "results/separation/shards/digits/4-of-4.csv" in out
 
 
-@pytest.mark.parametrize("target", ["datasets", "separation", "train", "evaluate", "tables"])
+@pytest.mark.parametrize(
+    "target", ["datasets", "separation", "train", "evaluate", "tables", "sweep", "figures"]
+)
 def test_stage_targets_exist(wf, target):
     counts = job_counts(snakemake(wf, "-n", target).stdout)
     assert counts[target] == 1
@@ -105,6 +107,11 @@ def _fails_before_any_job(wf, message):
             "rmsprop",
         ),
         (lambda c: c["separation"].update(shards=0), "shards"),
+        (
+            lambda c: c["sweep"].update(tables=["digits_DigitsCNN", "nope"]),
+            "sweep.tables: unknown table(s) ['nope'] (known: digits_DigitsCNN)",
+        ),
+        (lambda c: c["sweep"].update(factors=[]), "factors must list at least one multiple"),
     ],
 )
 def test_bad_config_stops_before_any_job(wf, edit, message):

@@ -5,5 +5,8 @@ from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
 pipeline.make_lipschitz_figure(
-    list(snakemake.input.metrics), snakemake.output[0], spec=snakemake.params.spec
+    list(snakemake.input.metrics),
+    list(snakemake.output),
+    spec=snakemake.params.spec,
+    dpi=snakemake.params.dpi,
 )

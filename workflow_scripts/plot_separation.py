@@ -7,6 +7,7 @@ setup_logging(snakemake.log[0])
 pipeline.make_separation_figure(
     snakemake.input.summary,
     snakemake.input.points,
-    snakemake.output[0],
+    list(snakemake.output),
     random_points=snakemake.input.get("random_points"),
+    dpi=snakemake.params.dpi,
 )

@@ -1,0 +1,12 @@
+"""Rule plot_eps_sweep: robust test accuracy against the radius of a table's models."""
+
+from lolip import pipeline
+from lolip.progress import setup_logging
+
+setup_logging(snakemake.log[0])
+pipeline.make_sweep_figure(
+    snakemake.input.sweep,
+    list(snakemake.output),
+    spec=snakemake.params.spec,
+    dpi=snakemake.params.dpi,
+)
