@@ -7,7 +7,7 @@ same work our last iterate's forward does). Rounds alternate between the two so 
 changes on a shared machine hit both; the best round of each is compared. The forward
 passes per image (each but the last also a backward pass) are printed as well: the work
 done, which machine load does not blur. Ours runs as evaluation runs it
-(:func:`lolip.evaluation.parts.attack_part`): the model channels-last (:mod:`lolip.layout`),
+(:func:`lolip.evaluation.parts.attack_part`): the model channels-last (:mod:`lolip.channels_last`),
 random starts drawn per example (:mod:`lolip.noise`); torchattacks gets the model as
 PyTorch builds it.
 
@@ -35,7 +35,7 @@ from common import mnist, trained_cnn001
 from torch import nn
 
 from lolip.attacks.pgd import PGD
-from lolip.layout import channels_last
+from lolip.channels_last import channels_last
 from lolip.noise import noise_for
 
 

@@ -44,8 +44,8 @@ import torch
 
 from lolip.archs import build_arch
 from lolip.attacks.pgd import PGD
+from lolip.channels_last import channels_last
 from lolip.evaluation.settings import EvaluationSettings
-from lolip.layout import channels_last
 from lolip.lipschitz import local_lipschitz
 from lolip.methods import build_method
 from lolip.perturbation import eval_frozen

@@ -28,8 +28,8 @@ import torch.nn.functional as F
 from common import fresh_cnn001, mnist
 from torch.utils.data import DataLoader, TensorDataset
 
+from lolip.channels_last import channels_last
 from lolip.datasets.prepared import Split
-from lolip.layout import channels_last
 from lolip.methods import build_method
 from lolip.training.loop import train
 from lolip.training.settings import TrainSettings

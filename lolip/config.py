@@ -30,7 +30,7 @@ from typing import Any
 from lolip.archs import ARCHS
 from lolip.evaluation.settings import EvaluationSettings
 from lolip.methods import LOSSES
-from lolip.naming import parse_original
+from lolip.original_names import parse_original
 from lolip.training.settings import TrainSettings
 
 

@@ -103,8 +103,8 @@ def sweep_model(
     import torch
 
     from lolip.attacks import build_attack
+    from lolip.channels_last import channels_last
     from lolip.evaluation.settings import attack_settings
-    from lolip.layout import channels_last
     from lolip.noise import noise_for
     from lolip.perturbation import eval_frozen
 

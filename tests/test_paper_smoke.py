@@ -78,15 +78,9 @@ def test_every_table_has_every_row_and_the_papers_values(smoke, name):
     section = REPORTED.get(spec.get("reported", name)) if spec.get("reported", name) else None
     for block_name, block in spec["blocks"].items():
         rows = table[table["block"] == block_name].set_index("row")
-        methods = block.get("methods") or [
-            m
-            for g in PAPER["experiments"]
-            if g["dataset"] == block["dataset"] and g["arch"] == block["arch"]
-            for m in g["methods"]
-        ]
-        expected = list(methods)
+        expected = _runs(block, block["arch"])
         if "dropout_arch" in block:
-            expected += [f"{m}+drop" for m in methods]
+            expected += [f"{m}+drop" for m in _runs(block, block["dropout_arch"])]
         assert set(expected) <= set(rows.index), (name, block_name)
         assert (rows.loc[expected, "status"] == "run").all(), (name, block_name)
         for column in spec["columns"]:

@@ -42,10 +42,10 @@ from torch import nn
 from lolip.attacks import build_attack
 from lolip.attacks.pgd import PGD
 from lolip.attacks.square import Square
+from lolip.channels_last import channels_last
 from lolip.datasets.prepared import Split
 from lolip.evaluation.settings import PAPER_ATTACK, EvaluationSettings, attack_settings
 from lolip.evaluation.verdict import slack
-from lolip.layout import channels_last
 from lolip.noise import noise_for
 from lolip.perturbation import eval_frozen
 

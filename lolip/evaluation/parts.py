@@ -30,10 +30,10 @@ from torch import nn
 
 from lolip.attacks import attack_spec, build_attack, library
 from lolip.bounds import to_mapping
+from lolip.channels_last import channels_last
 from lolip.datasets.prepared import Split
 from lolip.evaluation.chunks import Chunk, plan, run_chunks, shard_chunks
 from lolip.evaluation.settings import EvaluationSettings, attack_settings
-from lolip.layout import channels_last
 from lolip.lipschitz import local_lipschitz
 from lolip.noise import ExampleNoise, noise_for
 from lolip.perturbation import eval_frozen
@@ -47,7 +47,7 @@ EVALUATION_CODE = (
     "lolip.noise",
     "lolip.perturbation",
     "lolip.precision",
-    "lolip.layout",
+    "lolip.channels_last",
     "lolip.archs",
     "lolip.datasets.prepared",
 )

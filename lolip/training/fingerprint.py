@@ -23,7 +23,7 @@ TRAINING_CODE = (
     "lolip.archs",
     "lolip.perturbation",
     "lolip.precision",
-    "lolip.layout",
+    "lolip.channels_last",
     "lolip.datasets.prepared",
 )
 

@@ -25,9 +25,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from lolip.channels_last import channels_last
 from lolip.datasets.prepared import Split
 from lolip.interrupts import Interrupted, StopRequest
-from lolip.layout import channels_last
 from lolip.methods.base import TrainingMethod as Method
 from lolip.precision import Autocast, outer_autocast
 from lolip.training.augment import augment

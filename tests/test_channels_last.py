@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from lolip.archs import build_arch
-from lolip.layout import channels_last, channels_last_gradients
+from lolip.channels_last import channels_last, channels_last_gradients
 
 
 @contextlib.contextmanager

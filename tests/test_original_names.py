@@ -7,7 +7,7 @@ import yaml
 
 from lolip.archs import ARCHS
 from lolip.methods import build_method, describe
-from lolip.naming import OriginalNameError, parse_original
+from lolip.original_names import OriginalNameError, parse_original
 from lolip.training.settings import TrainSettings
 from tests.workflow import ROOT
 
