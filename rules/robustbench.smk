@@ -1,6 +1,6 @@
 # Export: each evaluated model's RobustBench model-info JSON (lolip.robustbench), from its
 # metrics and the paper's reported values. Presentation only: it reruns no evaluation.
-# Paths and params: rules/report.smk.
+# Paths and params: rules/common.smk.
 
 
 rule export_robustbench:

@@ -1,5 +1,5 @@
 # Presentation: the paper's tables from saved metrics and separation summaries (never
-# retrains or re-attacks anything). Layout and inputs: rules/report.smk. A rule's params
+# retrains or re-attacks anything). Layout and inputs: rules/common.smk. A rule's params
 # are the layout only, so a layout change reruns the table and figure rules alone.
 
 

@@ -181,7 +181,7 @@ import torch
 calls = []
 torch._C._cuda_getDeviceCount = lambda: calls.append("count") or 0
 torch.cuda._lazy_init = lambda: calls.append("init")
-from lolip import jobs, pipeline
+from lolip import jobs, pipeline, presentation
 from lolip.evaluation import jobs as evaluation
 from lolip import devices
 assert not calls, calls

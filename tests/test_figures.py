@@ -1,4 +1,4 @@
-"""lolip.figures (the table figures) and the figure jobs of lolip.pipeline."""
+"""lolip.figures (the table figures) and the figure jobs of lolip.presentation."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from lolip import figures, pipeline, tables
+from lolip import figures, presentation, tables
 from lolip.io import write_json
 from lolip.separation import compute_separation, write_points
 from lolip.tables import Block, TableSpec
@@ -103,7 +103,7 @@ def test_lipschitz_figure_job_uses_the_tables_attack(tmp_path):
     for p, m in zip(paths, metrics, strict=True):
         write_json(p, m | {"adv_test_acc_multitarget": m["adv_test_acc"] / 2})
     out = tmp_path / "mt.png"
-    pipeline.make_lipschitz_figure(paths, str(out), spec=spec.to_dict())
+    presentation.make_lipschitz_figure(paths, str(out), spec=spec.to_dict())
     assert_png(out)
     models = tables.model_rows(spec, [m | {"adv_test_acc_multitarget": 1.0} for m in metrics])
     assert (models["adv_test_acc"] == 1.0).all()
@@ -140,7 +140,7 @@ def test_gap_bars_are_the_tables_means_over_seeds(tmp_path):
     for _, r in drawn.iterrows():
         assert r["gap"] == pytest.approx(means.loc[(r["block"], r["row"]), "gap"])
         assert r["adv_gap"] == pytest.approx(means.loc[(r["block"], r["row"]), "adv_gap"])
-    pipeline.make_gap_figure(paths, str(tmp_path / "job.png"), spec=SPEC.to_dict())
+    presentation.make_gap_figure(paths, str(tmp_path / "job.png"), spec=SPEC.to_dict())
     assert_png(tmp_path / "job.png")
 
 
@@ -169,12 +169,12 @@ def test_separation_figure_job_overlays_random_labels(tmp_path):
         write_json(tmp_path / f"{kind}.json", {**result.summary, "dataset": "toy"})
         files[kind] = str(tmp_path / f"{kind}.csv")
     out = tmp_path / "separation_toy.png"
-    pipeline.make_separation_figure(
+    presentation.make_separation_figure(
         str(tmp_path / "real.json"), files["real"], str(out), random_points=files["random"]
     )
     assert_png(out)
     alone = tmp_path / "alone.png"
-    pipeline.make_separation_figure(str(tmp_path / "real.json"), files["real"], str(alone))
+    presentation.make_separation_figure(str(tmp_path / "real.json"), files["real"], str(alone))
     assert_png(alone)
     assert out.read_bytes() != alone.read_bytes()
 
@@ -192,14 +192,14 @@ def fake_history(metrics: list[dict], epochs: int = 4, accuracy: bool = False) -
 def test_each_figure_is_written_as_png_and_svg_in_one_call(tmp_path):
     paths, metrics = write_metrics(tmp_path)
     out = [tmp_path / "both.png", tmp_path / "both.svg"]
-    pipeline.make_lipschitz_figure(paths, [str(p) for p in out], spec=SPEC.to_dict())
+    presentation.make_lipschitz_figure(paths, [str(p) for p in out], spec=SPEC.to_dict())
     assert_png(out[0])
     assert_svg(out[1])
     again = [tmp_path / "again.png", tmp_path / "again.svg"]
-    pipeline.make_lipschitz_figure(paths, [str(p) for p in again], spec=SPEC.to_dict())
+    presentation.make_lipschitz_figure(paths, [str(p) for p in again], spec=SPEC.to_dict())
     assert again[1].read_bytes() == out[1].read_bytes()  # no date, fixed ids: same bytes
     alone = tmp_path / "alone.svg"
-    pipeline.make_lipschitz_figure(paths, str(alone), spec=SPEC.to_dict())
+    presentation.make_lipschitz_figure(paths, str(alone), spec=SPEC.to_dict())
     assert alone.read_bytes() == out[1].read_bytes()  # whatever the PNG beside it
 
 
@@ -212,7 +212,7 @@ def test_the_dpi_setting_sets_the_png_size_only(tmp_path):
     paths, _ = write_metrics(tmp_path)
     for dpi in (60, 120):
         out = [str(tmp_path / f"{dpi}.png"), str(tmp_path / f"{dpi}.svg")]
-        pipeline.make_gap_figure(paths, out, spec=SPEC.to_dict(), dpi=dpi)
+        presentation.make_gap_figure(paths, out, spec=SPEC.to_dict(), dpi=dpi)
     with Image.open(tmp_path / "60.png") as small, Image.open(tmp_path / "120.png") as large:
         assert large.size[0] == pytest.approx(2 * small.size[0], abs=2)
     assert (tmp_path / "60.svg").read_bytes() == (tmp_path / "120.svg").read_bytes()
@@ -225,7 +225,7 @@ def test_training_curves_draw_each_models_history(tmp_path):
     fake_history(metrics)
     for path, m in zip(paths, metrics, strict=True):
         write_json(path, m)
-    history = pipeline.training_history(SPEC, metrics)
+    history = presentation.training_history(SPEC, metrics)
     out = tmp_path / "training.png"
     drawn = figures.training_curves(history, out, blocks={"a": "A", "b": "B"}, title="t")
     assert_png(out)
@@ -237,7 +237,7 @@ def test_training_curves_draw_each_models_history(tmp_path):
         line = line[line["block"] == ("a" if m["dataset"] == "mnist" else "b")]
         assert line["epoch"].tolist() == [1, 2, 3, 4]
         assert line["value"].tolist() == pytest.approx([(i + 1) / e for e in (1, 2, 3, 4)])
-    pipeline.make_training_figure(
+    presentation.make_training_figure(
         paths, [str(out), str(out.with_suffix(".svg"))], spec=SPEC.to_dict()
     )
     assert_svg(out.with_suffix(".svg"))
@@ -246,7 +246,7 @@ def test_training_curves_draw_each_models_history(tmp_path):
 def test_recorded_accuracies_get_a_row_of_their_own(tmp_path):
     _, metrics = write_metrics(tmp_path)
     fake_history(metrics, accuracy=True)
-    history = pipeline.training_history(SPEC, metrics)
+    history = presentation.training_history(SPEC, metrics)
     assert figures.accuracy_columns(history) == ["train_acc"]
     blocks = {"a": "A", "b": "B"}
     drawn = figures.training_curves(history, tmp_path / "acc.png", blocks=blocks, title="t")
@@ -284,7 +284,7 @@ def test_the_sweep_figure_draws_every_models_curve_with_its_radii(tmp_path):
     curves = sweep_curves(metrics)
     curves.to_csv(tmp_path / "sweep.csv", index=False)
     out = [str(tmp_path / "sweep.png"), str(tmp_path / "sweep.svg")]
-    pipeline.make_sweep_figure(str(tmp_path / "sweep.csv"), out, spec=SPEC.to_dict())
+    presentation.make_sweep_figure(str(tmp_path / "sweep.csv"), out, spec=SPEC.to_dict())
     assert_png(Path(out[0]))
     assert_svg(Path(out[1]))
     blocked = curves.assign(

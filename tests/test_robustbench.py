@@ -22,7 +22,6 @@ ROBUSTBENCH_KEYS = (
 )
 ACC = re.compile(r"\d{1,3}\.\d\d")
 PGD = {"type": "pgd", "norm": "linf", "steps": 10, "step_size": 0.2, "restarts": 1}
-INCLUDES = ('include: "rules/robustbench_common.smk"', 'include: "rules/robustbench.smk"')
 
 
 def fake_metrics(**extra) -> dict:
@@ -172,12 +171,7 @@ def test_export_writes_the_record_in_robustbench_order(tmp_path):
 
 @pytest.fixture()
 def wf(tmp_path):
-    """The workflow, with the export's files included as the Snakefile is to include them."""
-    wf = copy_workflow(tmp_path / "wf")
-    snakefile = (wf / "Snakefile").read_text()
-    missing = "".join(f"\n{line}\n" for line in INCLUDES if line not in snakefile)
-    (wf / "Snakefile").write_text(snakefile + missing)
-    return wf
+    return copy_workflow(tmp_path / "wf")
 
 
 def test_dry_run_has_one_export_per_model_of_the_default_config(wf):

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import yaml
 
-from lolip import pipeline, tables
+from lolip import presentation, tables
 from lolip.archs import ARCHS
 from lolip.config import expand
 from lolip.io import write_json
@@ -80,7 +80,9 @@ def test_paper_tables_have_reported_rows_and_columns(tmp_path, table):
     spec = paper_specs()[table]
     metrics, separation = write_paper_run(tmp_path, spec)
     out = outputs(tmp_path, table)
-    pipeline.make_model_table(metrics, separation, out, spec=spec.to_dict(), reported=str(REPORTED))
+    presentation.make_model_table(
+        metrics, separation, out, spec=spec.to_dict(), reported=str(REPORTED)
+    )
     reported = tables.load_reported(REPORTED)[table]
     df = tables.read_table(out[0])
     assert list(spec.columns) == reported["columns"]
@@ -306,7 +308,7 @@ def test_separation_table_has_paper_rows_random_labels_and_not_run(tmp_path):
             write_json(path, s)
             paths[kind].append(str(path))
     out = outputs(tmp_path, "table1_separation")
-    pipeline.make_separation_table(paths["ours"], paths["random"], out, reported=str(REPORTED))
+    presentation.make_separation_table(paths["ours"], paths["random"], out, reported=str(REPORTED))
     df = tables.read_table(out[0])
     paper = tables.load_reported(REPORTED)["table1_separation"]
     assert df["dataset"].tolist() == [*[k for k in paper if k != "columns"], "digits"]

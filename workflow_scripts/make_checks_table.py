@@ -1,9 +1,9 @@
 """Rule make_checks_table: the soundness checks' verdicts of a table's models."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_checks_table(
+presentation.make_checks_table(
     list(snakemake.input.metrics), list(snakemake.output), spec=snakemake.params.spec
 )

@@ -1,10 +1,10 @@
 """Rule make_findings_table: the paper's findings on every model table of the run."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_findings_table(
+presentation.make_findings_table(
     list(snakemake.input.metrics),
     list(snakemake.output),
     specs=snakemake.params.specs,

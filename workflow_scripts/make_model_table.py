@@ -1,10 +1,10 @@
 """Rule make_model_table: one table of the paper's layout (blocks of (dataset, arch) groups)."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_model_table(
+presentation.make_model_table(
     list(snakemake.input.metrics),
     list(snakemake.input.separation),
     list(snakemake.output),

@@ -1,10 +1,10 @@
 """Rule make_separation_table: Table 1 for every dataset of the run."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_separation_table(
+presentation.make_separation_table(
     list(snakemake.input.summaries),
     list(snakemake.input.random_labels) or None,
     list(snakemake.output),

@@ -1,10 +1,10 @@
 """Rule plot_eps_sweep: robust test accuracy against the radius of a table's models."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_sweep_figure(
+presentation.make_sweep_figure(
     snakemake.input.sweep,
     list(snakemake.output),
     spec=snakemake.params.spec,

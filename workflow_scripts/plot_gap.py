@@ -1,10 +1,10 @@
 """Rule plot_gap: train - test gaps per method of a table's models."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_gap_figure(
+presentation.make_gap_figure(
     list(snakemake.input.metrics),
     list(snakemake.output),
     spec=snakemake.params.spec,

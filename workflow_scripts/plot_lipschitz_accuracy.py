@@ -1,10 +1,10 @@
 """Rule plot_lipschitz_accuracy: test Lipschitz vs adversarial test accuracy of a table's models."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_lipschitz_figure(
+presentation.make_lipschitz_figure(
     list(snakemake.input.metrics),
     list(snakemake.output),
     spec=snakemake.params.spec,

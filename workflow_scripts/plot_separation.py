@@ -1,10 +1,10 @@
 """Rule plot_separation: per-point separation histograms of one dataset."""
 
-from lolip import pipeline
+from lolip import presentation
 from lolip.progress import setup_logging
 
 setup_logging(snakemake.log[0])
-pipeline.make_separation_figure(
+presentation.make_separation_figure(
     snakemake.input.summary,
     snakemake.input.points,
     list(snakemake.output),
