@@ -13,6 +13,15 @@ from lolip.config import check
 from lolip.evaluation.settings import PAPER_ATTACK, EvaluationSettings, attack_settings
 from lolip.figures import FigureSettings
 from lolip.io import WORKFLOW_CACHE
+from lolip.resources import (
+    ARCH_RESOURCES,
+    DATA_MB,
+    GATHER_RESOURCES,
+    PREPARE_RESOURCES,
+    SEPARATION_RESOURCES,
+    SWEEP_RESOURCES,
+    arch_family,
+)
 from lolip.sweep import SweepSettings
 from lolip.tables import (
     CHECKS_SUFFIX,
@@ -330,7 +339,7 @@ def _all_outputs():
 # scaled by dataset and architecture. The `gpu` resource is a request: SLURM turns it into
 # `--gpus`, `--resources gpu=N` caps it locally, and the code uses CUDA only if present.
 #
-# The built-in numbers below are overridden by the config's `resources:` key, most specific
+# The built-in numbers (lolip/resources.py) are overridden by the config's `resources:` key, most specific
 # entry last: "*" < "<dataset>" < "<arch>" < "<dataset>/<arch>", e.g.
 #   resources:
 #     train: {cifar10/WRN_40_10: {runtime: 4320}, "*": {gpu: 0}}
@@ -338,53 +347,6 @@ def _all_outputs():
 #     gpu_model: a100        # else $LOLIP_SLURM_GPU_MODEL; only GPU jobs ask for it
 # A retried job (after an out-of-memory kill or a time-out) gets `attempt` times the memory
 # and runtime; training resumes from its checkpoint.
-
-# Compute by architecture family (`_dropNN` variants share their base's row): the paper's
-# recipe on one GPU each (the MNIST CNNs too: their 160 epochs of AT are days on CPUs), the
-# digits CNN on CPU threads.
-ARCH_RESOURCES = {
-    "DigitsCNN": {
-        "train": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
-        "evaluate": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
-    },
-    "CNN001": {
-        "train": {"threads": 2, "mem_mb": 2000, "runtime": 12 * 60, "gpu": 1},
-        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 1},
-    },
-    "CNN002": {
-        "train": {"threads": 2, "mem_mb": 2000, "runtime": 12 * 60, "gpu": 1},
-        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 1},
-    },
-    "WRN_40_10": {
-        "train": {"threads": 4, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
-        "evaluate": {"threads": 4, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
-    },
-    "ResNet50": {
-        "train": {"threads": 8, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
-        "evaluate": {"threads": 8, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
-    },
-    "ResNet152": {
-        "train": {"threads": 8, "mem_mb": 12000, "runtime": 120 * 60, "gpu": 1},
-        "evaluate": {"threads": 8, "mem_mb": 12000, "runtime": 12 * 60, "gpu": 1},
-    },
-}
-
-# Memory (MB) to hold a dataset's splits in memory as stored and as float32 tensors, by source.
-DATA_MB = {
-    "digits": 100,
-    "mnist": 1000,
-    "cifar10": 2000,
-    "svhn": 3000,
-    "resimagenet": 40000,
-    "npz": 4000,
-}
-
-
-# Preparing a dataset, by source: decoding Restricted ImageNet's JPEGs takes processes.
-PREPARE_RESOURCES = {
-    "resimagenet": {"threads": 8, "mem_mb": 16000, "runtime": 12 * 60},
-    "*": {"threads": 1, "runtime": 60},
-}
 
 
 def prepare_resources(wildcards):
@@ -406,10 +368,6 @@ def prepare_runtime(wildcards, attempt):
     return prepare_resources(wildcards)["runtime"] * attempt
 
 
-def _arch_family(arch):
-    return re.sub(r"_drop\d+$", "", arch)
-
-
 def _configured(stage, wildcards):
     """The config's overrides for one job, least specific first."""
     table = config.get("resources", {}).get(stage, {})
@@ -426,25 +384,18 @@ def _configured(stage, wildcards):
 
 def job_resources(stage, wildcards):
     """threads, mem_mb, runtime and gpu of one `stage` ("train" or "evaluate") job."""
-    family = _arch_family(wildcards.arch)
+    family = arch_family(wildcards.arch)
     if family not in ARCH_RESOURCES:
         raise WorkflowError(
             f"no resources for arch {wildcards.arch!r} (known families: "
             f"{', '.join(ARCH_RESOURCES)}); add its family to ARCH_RESOURCES in "
-            f"rules/common.smk"
+            f"lolip/resources.py"
         )
     out = dict(ARCH_RESOURCES[family][stage])
     source = config["datasets"][wildcards.dataset]["source"]
     out["mem_mb"] += DATA_MB[source]
     out.update(_configured(stage, wildcards))
     return out
-
-
-# The eps sweep (rules/sweep.smk), one job per model table: the largest evaluation
-# resources of the table's (dataset, arch) groups. A sweep is a small part of an
-# evaluation (PGD on at most `sweep.subset` test points per radius), so one evaluation's
-# runtime covers it; a table without models gets SWEEP_RESOURCES.
-SWEEP_RESOURCES = {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0}
 
 
 def sweep_resources(wildcards):
@@ -510,31 +461,13 @@ def slurm_partition_of(stage):
     return partition
 
 
-# Separation (Table 1), by dataset source: a shard job's threads, its memory (the training
-# set as stored, cropped and tiled, a 8192-point float64 sample, Python and numba), and
-# the CPU minutes of *all* of a dataset's queries where pruning is as weak as on uniform
-# noise (benchmarks/separation.py's projections, doubled for a busy node). Shard i of K
-# gets 1/K of the CPU minutes plus 10 minutes to read and lay out the data.
-SEPARATION_RESOURCES = {
-    "digits": {"threads": 2, "mem_mb": 1000, "cpu_minutes": 1},
-    "mnist": {"threads": 2, "mem_mb": 2000, "cpu_minutes": 5},
-    "cifar10": {"threads": 4, "mem_mb": 3000, "cpu_minutes": 15},
-    "svhn": {"threads": 4, "mem_mb": 4000, "cpu_minutes": 35},
-    "resimagenet": {"threads": 8, "mem_mb": 20000, "cpu_minutes": 1200},
-    "npz": {"threads": 2, "mem_mb": 4000, "cpu_minutes": 120},
-}
-# The gather holds the per-point table only (about 100 bytes a point): small for any
-# dataset here.
-GATHER_RESOURCES = {"mem_mb": 2000, "runtime": 15}
-
-
 def _separation_resources(wildcards):
     source = config["datasets"][wildcards.dataset]["source"]
     if source not in SEPARATION_RESOURCES:
         raise WorkflowError(
             f"no separation resources for source {source!r} (known: "
             f"{', '.join(SEPARATION_RESOURCES)}); add it to SEPARATION_RESOURCES in "
-            f"rules/common.smk"
+            f"lolip/resources.py"
         )
     return SEPARATION_RESOURCES[source]
 

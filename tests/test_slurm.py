@@ -119,7 +119,7 @@ def test_jobs_request_their_rule_resources(runs):
         by_rule.setdefault(rule, []).append(job)
     parts = ["attack_model", "check_model", "estimate_lipschitz"]
     assert sorted(by_rule) == [*parts, "prepare_dataset", "train_model"]  # the gather is local
-    # DigitsCNN on digits (rules/common.smk): 1 thread, 1000 + 100 MB, 30 min, no GPU;
+    # DigitsCNN on digits (lolip/resources.py): 1 thread, 1000 + 100 MB, 30 min, no GPU;
     # the resubmitted job (attempt 2) gets twice the memory and time.
     requests = sorted((j["cpus"], j["memory"], j["time_limit"]) for j in by_rule["train_model"])
     assert requests == [("1", "1100M", "30:00")] * 2 + [("1", "2200M", "1:00:00")]
