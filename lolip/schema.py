@@ -5,11 +5,8 @@ training settings, every method's hyperparameters, every attack's settings, the 
 and Lipschitz settings, each dataset source's options, the fixtures. :func:`config_schema`
 assembles them, with the registries' names, into one schema; ``python -m lolip.schema``
 prints it as ``config/schema.yaml`` (committed, so a reader of the config finds every key
-documented), and a test fails when the file and the code disagree.
-
-:func:`validate` checks a config against the schema when the workflow loads and names the
-first problem by its place in the config (``datasets.digits.training.lr``), the value
-found and what was expected, with a hint where YAML read a number as text (``1e-3``).
+documented), and a test fails when the file and the code disagree. :func:`validate`, the
+check of a config against it, is :mod:`lolip.schema_check`'s (importable from here too).
 """
 
 from __future__ import annotations
@@ -20,7 +17,8 @@ from typing import Any
 
 import yaml
 
-from lolip.bounds import describe_value, object_schema
+from lolip.bounds import object_schema
+from lolip.schema_check import validate as validate
 from lolip.staircase.style import PlotStyle
 
 HEADER = """\
@@ -357,60 +355,6 @@ def schema_text() -> str:
 def load(path: str) -> dict[str, Any]:
     with open(path) as f:
         return yaml.safe_load(f)
-
-
-def _place(path: Any) -> str:
-    return ".".join(str(p) for p in path) or "the config"
-
-
-def validate(config: dict[str, Any], schema: dict[str, Any]) -> None:
-    """Raise ValueError naming the config's first problem (its place, value, expectation)."""
-    import jsonschema
-
-    validator = jsonschema.Draft202012Validator(schema)
-    error = jsonschema.exceptions.best_match(validator.iter_errors(config))
-    if error is None:
-        return
-    place = _place(error.absolute_path)
-    if error.validator == "additionalProperties" and "properties" in error.schema:
-        known = list(error.schema["properties"])
-        unknown = [k for k in error.instance if k not in known]
-        raise ValueError(
-            f"{place}: unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(known)})"
-        )
-    if error.validator == "required":
-        raise ValueError(f"{place}: {error.message}")
-    raise ValueError(
-        f"{place}: got {describe_value(error.instance)}; expected {_expected(error.schema)}"
-    )
-
-
-_WORDS = {
-    "integer": "an integer",
-    "number": "a number",
-    "string": "a string",
-    "boolean": "true or false",
-    "array": "a list",
-    "object": "a mapping",
-    "null": "null",
-}
-_LIMITS = {"minimum": ">=", "exclusiveMinimum": ">", "maximum": "<=", "exclusiveMaximum": "<"}
-
-
-def _expected(fragment: dict[str, Any]) -> str:
-    """A schema fragment in words: ``a number > 0``, ``one of 'sgd', 'adam'``."""
-    if "enum" in fragment:
-        return "one of " + ", ".join(map(repr, fragment["enum"]))
-    if "const" in fragment:
-        return repr(fragment["const"])
-    types = fragment.get("type", [])
-    types = types if isinstance(types, list) else [types]
-    words = " or ".join(_WORDS.get(t, str(t)) for t in types) or "a valid value"
-    limits = [f"{op} {fragment[key]}" for key, op in _LIMITS.items() if key in fragment]
-    if "pattern" in fragment:
-        limits.append(f"matching {fragment['pattern']}")
-    return " ".join([words, " and ".join(limits)]).strip()
 
 
 if __name__ == "__main__":
