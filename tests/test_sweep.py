@@ -31,7 +31,7 @@ def test_split() -> Split:
 def evaluation_robust(model, split: Split, eps: float, seed: int) -> float:
     """The evaluation's adversarial accuracy (%): clean correct and never broken by PGD."""
     settings = EvaluationSettings.from_dict({"seed": seed, "attacks": {"pgd": PGD}})
-    frame, _ = attack_part(model, {"test": split}, eps, "pgd", settings)
+    frame, _ = attack_part(model, {"test": split}, eps, settings, name="pgd")
     with torch.no_grad():
         clean = (model(split.images(slice(None))).argmax(1) == split.y).numpy()
     return 100 * float((clean & ~frame["broken"].to_numpy(bool)).mean())
