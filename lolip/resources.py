@@ -11,34 +11,26 @@ from __future__ import annotations
 
 import re
 
+
 # Compute by architecture family (`_dropNN` variants share their base's row): the paper's
 # recipe on one GPU each (the MNIST CNNs too: their 160 epochs of AT are days on CPUs), the
 # digits CNN on CPU threads.
+def _jobs(threads: int, mem_mb: int, train_hours: float, evaluate_hours: float, gpu: int = 1):
+    """A family's training and evaluation rows (runtimes in minutes)."""
+    job = {"threads": threads, "mem_mb": mem_mb, "gpu": gpu}
+    return {
+        "train": {**job, "runtime": round(train_hours * 60)},
+        "evaluate": {**job, "runtime": round(evaluate_hours * 60)},
+    }
+
+
 ARCH_RESOURCES = {
-    "DigitsCNN": {
-        "train": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
-        "evaluate": {"threads": 1, "mem_mb": 1000, "runtime": 30, "gpu": 0},
-    },
-    "CNN001": {
-        "train": {"threads": 2, "mem_mb": 2000, "runtime": 12 * 60, "gpu": 1},
-        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 1},
-    },
-    "CNN002": {
-        "train": {"threads": 2, "mem_mb": 2000, "runtime": 12 * 60, "gpu": 1},
-        "evaluate": {"threads": 2, "mem_mb": 2000, "runtime": 4 * 60, "gpu": 1},
-    },
-    "WRN_40_10": {
-        "train": {"threads": 4, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
-        "evaluate": {"threads": 4, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
-    },
-    "ResNet50": {
-        "train": {"threads": 8, "mem_mb": 8000, "runtime": 72 * 60, "gpu": 1},
-        "evaluate": {"threads": 8, "mem_mb": 8000, "runtime": 8 * 60, "gpu": 1},
-    },
-    "ResNet152": {
-        "train": {"threads": 8, "mem_mb": 12000, "runtime": 120 * 60, "gpu": 1},
-        "evaluate": {"threads": 8, "mem_mb": 12000, "runtime": 12 * 60, "gpu": 1},
-    },
+    "DigitsCNN": _jobs(1, 1000, 0.5, 0.5, gpu=0),
+    "CNN001": _jobs(2, 2000, 12, 4),
+    "CNN002": _jobs(2, 2000, 12, 4),
+    "WRN_40_10": _jobs(4, 8000, 72, 8),
+    "ResNet50": _jobs(8, 8000, 72, 8),
+    "ResNet152": _jobs(8, 12000, 120, 12),
 }
 
 # Memory (MB) to hold a dataset's splits in memory as stored and as float32 tensors, by source.

@@ -22,6 +22,7 @@ from lolip.resources import (
     SWEEP_RESOURCES,
     arch_family,
 )
+from lolip.staircase.methods import staircase_entries
 from lolip.sweep import SweepSettings
 from lolip.tables import (
     CHECKS_SUFFIX,
@@ -312,6 +313,59 @@ def get_staircase_outputs():
         size=["small", "large"],
         ext=["csv", "png", "svg"],
     )
+
+
+# The staircase's methods are entries of the config's `methods:` section, named and weighted
+# as in training; a name not there, or a loss the staircase cannot fit, stops the workflow
+# here, when it loads. Each entry keeps only what a fit depends on (lolip.staircase.methods).
+if "staircase" in config:
+    try:
+        STAIRCASE_METHODS = staircase_entries(
+            config["staircase"]["methods"], config.get("methods", {})
+        )
+    except ValueError as err:
+        raise WorkflowError(f"config error: {err}") from None
+
+
+def get_staircase_fit(wildcards):
+    """lolip.staircase.run_staircase's arguments for one size."""
+    stairs = config["staircase"]
+    size = stairs[wildcards.size]
+    return {
+        "n_train": size["n_train"],
+        "n_test": size["n_test"],
+        "seed": size["seed"],
+        "methods": STAIRCASE_METHODS,
+        "eps": stairs["eps"],
+        "penalty": stairs["lambda"],
+    }
+
+
+def get_staircase_style(wildcards):
+    return config["staircase"].get("plot", {})
+
+
+def get_dataset_entry(wildcards):
+    return config["datasets"][wildcards.dataset]
+
+
+def get_fixture_settings(wildcards):
+    return config["fixtures"][wildcards.dataset]
+
+
+def get_drop_smallest(wildcards):
+    return config["datasets"][wildcards.dataset].get("drop_smallest", 0)
+
+
+def get_downloads_root(wildcards, output):
+    """resources/downloads/{dataset}.json -> resources/ (a literal prefix of the output
+    fails `snakemake --lint`)."""
+    return os.path.dirname(os.path.dirname(output[0]))
+
+
+def get_checkpoint_path(wildcards, output):
+    """Not an output: Snakemake must not delete it when a killed job is rerun."""
+    return f"{output[0]}.partial/ckpt.pt"
 
 
 def get_all_outputs():

@@ -11,10 +11,8 @@ rule download_dataset:
     conda:
         "../envs/lolip.yaml"
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        # resources/downloads/{dataset}.json -> resources/ (a literal prefix of the output
-        # fails `snakemake --lint`)
-        resources=lambda wildcards, output: os.path.dirname(os.path.dirname(output[0])),
+        spec=get_dataset_entry,
+        resources=get_downloads_root,
     script:
         "../workflow_scripts/download_dataset.py"
 
@@ -55,7 +53,7 @@ rule make_fixture:
     conda:
         "../envs/lolip.yaml"
     params:
-        spec=lambda wildcards: config["datasets"][wildcards.dataset],
-        fixture=lambda wildcards: config["fixtures"][wildcards.dataset],
+        spec=get_dataset_entry,
+        fixture=get_fixture_settings,
     script:
         "../workflow_scripts/make_fixture.py"

@@ -67,10 +67,8 @@ rule compute_separation:
         mem_mb=gather_mem_mb,
         runtime=gather_runtime,
     params:
-        eps=lambda wildcards: config["datasets"][wildcards.dataset]["eps"],
-        drop_smallest=lambda wildcards: config["datasets"][wildcards.dataset].get(
-            "drop_smallest", 0
-        ),
+        eps=get_dataset_eps,
+        drop_smallest=get_drop_smallest,
     script:
         "../workflow_scripts/compute_separation.py"
 

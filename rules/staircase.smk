@@ -3,18 +3,6 @@
 # the table and the fitted functions; the figure is drawn from those, so a change of its look
 # (the config's `staircase.plot`) redraws it without refitting. Params are read when a job is
 # made, so a config without a `staircase` section still parses.
-from lolip.staircase.methods import staircase_entries
-
-# The staircase's methods are entries of the config's `methods:` section, named and weighted
-# as in training; a name not there, or a loss the staircase cannot fit, stops the workflow
-# here, when it loads. Each entry keeps only what a fit depends on (lolip.staircase.methods).
-if "staircase" in config:
-    try:
-        STAIRCASE_METHODS = staircase_entries(
-            config["staircase"]["methods"], config.get("methods", {})
-        )
-    except ValueError as err:
-        raise WorkflowError(f"config error: {err}") from None
 
 
 rule fit_staircase:
@@ -39,12 +27,7 @@ rule fit_staircase:
         mem_mb=2000,
         runtime=15,
     params:
-        n_train=lambda wildcards: config["staircase"][wildcards.size]["n_train"],
-        n_test=lambda wildcards: config["staircase"][wildcards.size]["n_test"],
-        seed=lambda wildcards: config["staircase"][wildcards.size]["seed"],
-        eps=lambda wildcards: config["staircase"]["eps"],
-        penalty=lambda wildcards: config["staircase"]["lambda"],
-        methods=lambda wildcards: STAIRCASE_METHODS,
+        fit=get_staircase_fit,
     script:
         "../workflow_scripts/fit_staircase.py"
 
@@ -67,10 +50,8 @@ rule plot_staircase:
     conda:
         "../envs/lolip.yaml"
     params:
-        # n_train, eps, penalty: for the caption (the fits file holds them too)
-        n_train=lambda wildcards: config["staircase"][wildcards.size]["n_train"],
-        eps=lambda wildcards: config["staircase"]["eps"],
-        penalty=lambda wildcards: config["staircase"]["lambda"],
-        style=lambda wildcards: config["staircase"].get("plot", {}),
+        # for the caption only (the fits file holds them too)
+        fit=get_staircase_fit,
+        style=get_staircase_style,
     script:
         "../workflow_scripts/plot_staircase.py"

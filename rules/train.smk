@@ -21,7 +21,6 @@ rule train_model:
         slurm_partition=slurm_partition_of("train"),
     params:
         training=get_training,
-        # Not an output: Snakemake must not delete it when a killed job is rerun.
-        checkpoint=lambda wildcards, output: f"{output[0]}.partial/ckpt.pt",
+        checkpoint=get_checkpoint_path,
     script:
         "../workflow_scripts/train_model.py"

@@ -4,13 +4,5 @@ from lolip.progress import setup_logging
 from lolip.staircase import run_staircase, write_results
 
 setup_logging(snakemake.log[0])
-params = snakemake.params
-result = run_staircase(
-    n_train=params.n_train,
-    n_test=params.n_test,
-    seed=params.seed,
-    methods=params.methods,
-    eps=params.eps,
-    penalty=params.penalty,
-)
+result = run_staircase(**snakemake.params.fit)
 write_results(result, table=snakemake.output.table, fits=snakemake.output.fits)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Mapping
 from typing import Any
 
 log = logging.getLogger("lolip")
@@ -50,7 +51,7 @@ def failures(checks: dict[str, Any], *, alarms: bool) -> list[str]:
     for name, per_split in checks.items():
         if not isinstance(per_split, dict) or (name in ALARMS) != alarms:
             continue
-        for where, record in _records(per_split):
+        for where, record in check_records(per_split):
             if not record["passed"]:
                 found.append(f"{name} on {where}: {_numbers(record)}")
     return found
@@ -70,8 +71,9 @@ def verdict(checks: dict[str, Any], strict: bool) -> dict[str, Any]:
     return checks
 
 
-def _records(per_split: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
-    """Flatten ``{split: record}`` and ``{split: {attack: record}}`` to (where, record)."""
+def check_records(per_split: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
+    """A check's records as ``(where, record)``: ``{split: record}`` or
+    ``{split: {attack: record}}`` flattened to ``test`` or ``test/pgd``."""
     flat = []
     for split, entry in per_split.items():
         if "passed" in entry:

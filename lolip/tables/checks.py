@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from lolip.evaluation.verdict import ALARMS
+from lolip.evaluation.verdict import ALARMS, check_records
 from lolip.tables.layout import TableSpec, model_block
 from lolip.tables.rendering import Section, write_sections
 from lolip.tables.values import _row_order
@@ -47,18 +47,6 @@ CHECKS_NOTE = (
     "each attack); FAIL or ALARM: the splits (/attacks) where it did not. Errors stop an "
     "evaluation, so a finished model passed them all; alarms are warnings."
 )
-
-
-def check_records(per_split: Mapping[str, Any]) -> list[tuple[str, Mapping[str, Any]]]:
-    """A check's records as ``(where, record)``: ``{split: record}`` or
-    ``{split: {attack: record}}`` flattened to ``test`` or ``test/pgd``."""
-    flat = []
-    for split, entry in per_split.items():
-        if "passed" in entry:
-            flat.append((split, entry))
-        else:
-            flat.extend((f"{split}/{attack}", record) for attack, record in entry.items())
-    return flat
 
 
 def alarm_evidence(name: str, where: str, record: Mapping[str, Any]) -> str:
