@@ -9,16 +9,6 @@ from lolip import staircase as st
 from tests.helpers import staircase_case as case
 
 
-@pytest.fixture(scope="module")
-def basis() -> st.SplineBasis:
-    return case.basis()
-
-
-@pytest.fixture(scope="module")
-def data() -> st.StaircaseData:
-    return case.training_set()
-
-
 def test_metrics_of_a_constant_function(basis, data):
     """B-splines sum to one, so theta = c gives f = c: every metric has a closed form."""
     c = 2.5

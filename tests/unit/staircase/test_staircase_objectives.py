@@ -9,21 +9,6 @@ from lolip import staircase as st
 from tests.helpers import staircase_case as case
 
 
-@pytest.fixture(scope="module")
-def basis() -> st.SplineBasis:
-    return case.basis()
-
-
-@pytest.fixture(scope="module")
-def data() -> st.StaircaseData:
-    return case.training_set()
-
-
-@pytest.fixture(scope="module")
-def pb() -> st.Problem:
-    return case.problem()
-
-
 def test_objectives_match_their_definitions(pb, basis, data):
     """Each objective against a direct evaluation of its formula with predict() and the loss."""
     theta = np.random.default_rng(1).standard_normal(pb.n_coef) + np.linspace(-1, 10, pb.n_coef)

@@ -11,21 +11,6 @@ from tests.helpers import staircase_case as case
 
 
 @pytest.fixture(scope="module")
-def basis() -> st.SplineBasis:
-    return case.basis()
-
-
-@pytest.fixture(scope="module")
-def data() -> st.StaircaseData:
-    return case.training_set()
-
-
-@pytest.fixture(scope="module")
-def pb() -> st.Problem:
-    return case.problem()
-
-
-@pytest.fixture(scope="module")
 def natural() -> np.ndarray:
     return st.solve_natural(case.problem())
 

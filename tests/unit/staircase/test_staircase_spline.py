@@ -9,11 +9,6 @@ from lolip import staircase as st
 from tests.helpers import staircase_case as case
 
 
-@pytest.fixture(scope="module")
-def basis() -> st.SplineBasis:
-    return case.basis()
-
-
 def test_basis_has_knots_at_stairs_and_eps_moves(basis):
     inner = np.concatenate([np.arange(10) + d for d in (-case.EPS, 0.0, case.EPS)])
     for knot in inner:
