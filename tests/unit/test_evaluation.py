@@ -21,7 +21,7 @@ from lolip.evaluation.parts import attack_part, lipschitz_part
 from lolip.evaluation.robustness import evaluate_robustness, select
 from lolip.evaluation.settings import EvaluationSettings
 from lolip.evaluation.verdict import EvaluationError
-from tests.helpers.small import digits_tensors
+from tests.helpers.small import Quantised, Wrapper, digits_tensors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -221,26 +221,11 @@ def test_finished_chunks_are_reused_and_stale_ones_redone(model, digits_xy, tmp_
     assert '"fingerprint": "b"' in chunks[0].read_text()
 
 
-class AlwaysDropout(nn.Module):
+class AlwaysDropout(Wrapper):
     """Dropout that ignores eval(): the original code's kind of evaluation bug."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(F.dropout(x, 0.3, training=True))
-
-
-class Quantised(nn.Module):
-    """Rounds its input to 1/4 steps: piecewise constant, zero input gradient."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(torch.round(x * 4) / 4)
 
 
 @pytest.mark.parametrize(

@@ -7,46 +7,26 @@ import logging
 
 import pytest
 import torch
-from torch import nn
 
 from lolip.evaluation.robustness import evaluate_robustness
 from lolip.evaluation.verdict import EvaluationError
-from tests.helpers.small import digits_tensors
+from tests.helpers.small import Quantised, Wrapper, digits_tensors
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 SETTINGS = {"checks": {"size": 200}, "subsets": {"test": 200}}
 
 
-class Oscillating(nn.Module):
+class Oscillating(Wrapper):
     """``f(x + 0.03 sin(3000 x))``: almost the same function, but its input gradient flips
     sign every 0.001 of a pixel, so it points nowhere useful."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.inner(x + 0.03 * torch.sin(3000 * x))
 
 
-class Quantised(nn.Module):
-    """Rounds its input to 1/4 steps: the input gradient is zero everywhere."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.inner(torch.round(x * 4) / 4)
-
-
-class Saturated(nn.Module):
+class Saturated(Wrapper):
     """Logits times 10^4: the softmax saturates and CE's input gradient is exactly zero."""
-
-    def __init__(self, inner: nn.Module) -> None:
-        super().__init__()
-        self.inner = inner
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return 1e4 * self.inner(x)
