@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import shutil
@@ -84,3 +85,39 @@ def pretend_finished(workdir: Path, *args: str, env: dict | None = None) -> None
             target.touch()
     snakemake(workdir, "--touch", "--forceall", "--cores", "1", *args, env=env)
     assert "Nothing to be done" in snakemake(workdir, "-n", *args, env=env).stdout
+
+
+# The rules that draw tables and figures from saved results (no model is loaded).
+PRESENTATION = {
+    "make_model_table",
+    "make_checks_table",
+    "make_findings_table",
+    "plot_gap",
+    "plot_lipschitz_accuracy",
+    "plot_training_curves",
+    "plot_eps_sweep",
+}
+
+
+def finished_copy(dest: Path, *targets: str) -> Path:
+    """A copy of the workflow in ``dest`` whose run of ``targets`` looks finished."""
+    wf = copy_workflow(dest)
+    pretend_finished(wf, *targets)
+    return wf
+
+
+@contextlib.contextmanager
+def config_edits(wf: Path, *targets: str):
+    """Yield ``run(edit)``: the job counts of a dry run of ``targets`` after ``edit`` of
+    ``wf``'s config; the config is put back afterwards."""
+    config = wf / "config/config.yaml"
+    original = config.read_text()
+
+    def run(edit):
+        edit_config(config, edit)
+        return job_counts(snakemake(wf, "-n", *targets).stdout)
+
+    try:
+        yield run
+    finally:
+        config.write_text(original)

@@ -16,22 +16,13 @@ from lolip import figures, pipeline, tables
 from lolip.io import write_json
 from lolip.separation import compute_separation, write_points
 from lolip.tables import Block, TableSpec
+from tests.helpers.workflow import PRESENTATION
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
-# The figures of the default grid (one table, one dataset), and the rules that draw tables
-# and figures from saved results.
+# The figures of the default grid (one table, one dataset).
 FIGURES = [
     f"digits_DigitsCNN_{kind}" for kind in ("lipschitz_vs_adv", "gap", "training", "eps_sweep")
 ] + ["separation_digits"]
-PRESENTATION = {
-    "make_model_table",
-    "make_checks_table",
-    "make_findings_table",
-    "plot_gap",
-    "plot_lipschitz_accuracy",
-    "plot_training_curves",
-    "plot_eps_sweep",
-}
 SPEC = TableSpec(
     "t",
     (Block("a", "mnist", "CNN001"), Block("b", "svhn", "WRN_40_10", "WRN_40_10_drop50")),

@@ -14,45 +14,29 @@ import numpy as np
 import pytest
 
 from tests.helpers.workflow import (
+    PRESENTATION,
+    config_edits,
     copy_workflow,
     edit_config,
+    finished_copy,
     job_counts,
     pretend_finished,
     snakemake,
 )
 
 MODELS = 10  # the default config: digits, ten methods
-# The rules that draw tables and figures from saved results (no model is loaded).
-PRESENTATION = {
-    "make_model_table",
-    "make_checks_table",
-    "make_findings_table",
-    "plot_gap",
-    "plot_lipschitz_accuracy",
-    "plot_training_curves",
-    "plot_eps_sweep",
-}
 
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    wf = copy_workflow(tmp_path_factory.mktemp("reruns") / "wf")
-    pretend_finished(wf)
-    return wf
+    return finished_copy(tmp_path_factory.mktemp("reruns") / "wf")
 
 
 @pytest.fixture()
 def changed(finished):
     """Dry-run job counts after an edit of the config, which is put back afterwards."""
-    config = finished / "config/config.yaml"
-    original = config.read_text()
-
-    def run(edit):
-        edit_config(config, edit)
-        return job_counts(snakemake(finished, "-n").stdout)
-
-    yield run
-    config.write_text(original)
+    with config_edits(finished) as run:
+        yield run
 
 
 def test_evaluation_settings_retrain_nothing(changed):
@@ -80,35 +64,23 @@ def test_changing_an_attack_reruns_only_that_attack(changed):
     assert "train_model" not in counts and "estimate_lipschitz" not in counts
 
 
+# A digits table of two columns, under a name of the test's choosing.
+A_TABLE = {
+    "caption": "a new caption",
+    "columns": ["test_acc", "adv_test_acc"],
+    "blocks": {"digits": {"dataset": "digits", "arch": "DigitsCNN"}},
+}
+
+
 def test_a_table_layout_reruns_only_presentation(changed):
-    counts = changed(
-        lambda c: c.update(
-            tables={
-                "mine": {
-                    "caption": "a new caption",
-                    "columns": ["test_acc", "adv_test_acc"],
-                    "blocks": {"digits": {"dataset": "digits", "arch": "DigitsCNN"}},
-                }
-            }
-        )
-    )
+    counts = changed(lambda c: c.update(tables={"mine": A_TABLE}))
     # A new table name is a new table: its sweep (PGD on the saved models) runs once.
     assert counts.pop("sweep_eps") == 1
     assert set(counts) <= PRESENTATION | {"all", "total"}
 
 
 def test_a_tables_caption_and_columns_rerun_no_sweep(changed):
-    counts = changed(
-        lambda c: c.update(
-            tables={
-                "digits_DigitsCNN": {
-                    "caption": "a new caption",
-                    "columns": ["test_acc", "adv_test_acc"],
-                    "blocks": {"digits": {"dataset": "digits", "arch": "DigitsCNN"}},
-                }
-            }
-        )
-    )
+    counts = changed(lambda c: c.update(tables={"digits_DigitsCNN": A_TABLE}))
     assert counts["make_model_table"] == counts["plot_eps_sweep"] == 1
     assert set(counts) <= PRESENTATION | {"all", "total"}
 

@@ -13,10 +13,11 @@ import pytest
 from lolip import staircase as st
 from tests.helpers.workflow import (
     ROOT,
+    config_edits,
     copy_workflow,
     edit_config,
+    finished_copy,
     job_counts,
-    pretend_finished,
     snakemake,
 )
 
@@ -83,23 +84,14 @@ def test_a_staircase_method_not_in_the_main_grid_stops_the_workflow_at_load(tmp_
 
 @pytest.fixture(scope="module")
 def finished(tmp_path_factory):
-    wf = copy_workflow(tmp_path_factory.mktemp("staircase") / "wf")
-    pretend_finished(wf, "staircase")
-    return wf
+    return finished_copy(tmp_path_factory.mktemp("staircase") / "wf", "staircase")
 
 
 @pytest.fixture()
 def changed(finished):
     """Job counts of a dry run after ``edit`` of the config; the config is put back after."""
-    config = finished / "config/config.yaml"
-    original = config.read_text()
-
-    def run(edit):
-        edit_config(config, edit)
-        return job_counts(snakemake(finished, "-n", "staircase").stdout)
-
-    yield run
-    config.write_text(original)
+    with config_edits(finished, "staircase") as run:
+        yield run
 
 
 def test_the_staircase_target_fits_and_draws_each_size_once(tmp_path):
