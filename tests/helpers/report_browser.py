@@ -14,11 +14,12 @@ at the end of its body that waits for the app and calls ``app.setView`` with the
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
+
+from tests.helpers.apt import apt_install
 
 PACKAGE = "chromium"
 NAMES = ("chromium", "chromium-browser", "google-chrome")
@@ -37,24 +38,12 @@ def ensure_installed(timeout: float = 900) -> str:
     """The path of a Chromium, installed with apt-get if there is none."""
     if found := browser():
         return found
-    if os.geteuid() != 0:
-        raise BrowserUnavailable(
-            f"no Chromium ({', '.join(NAMES)}) and installing {PACKAGE} needs root "
-            f"(euid {os.geteuid()})"
-        )
-    if shutil.which("apt-get") is None:
-        raise BrowserUnavailable("no Chromium and no apt-get to install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update"], ["apt-get", "install", "-y", PACKAGE]):
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise BrowserUnavailable(f"`{' '.join(cmd)}` timed out after {timeout:.0f}s") from None
-        if proc.returncode != 0:
-            raise BrowserUnavailable(
-                f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                f"{(proc.stderr or proc.stdout).strip()[-500:]}"
-            )
+    apt_install(
+        [PACKAGE],
+        missing=f"no Chromium ({', '.join(NAMES)})",
+        error=BrowserUnavailable,
+        timeout=timeout,
+    )
     if (found := browser()) is None:
         raise BrowserUnavailable(f"{PACKAGE} installed, but none of {NAMES} is on the PATH")
     return found

@@ -33,6 +33,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from tests.helpers.apt import apt_install
+
 PACKAGES = ("slurm-wlm", "munge")
 SLURM_CONF = Path("/etc/slurm/slurm.conf")
 # First line of the slurm.conf written here; any other slurm.conf is not ours to replace.
@@ -55,28 +57,13 @@ def ensure_installed(timeout: float = 600) -> None:
     """Install ``slurm-wlm`` and ``munge`` with apt if any of their programs is missing."""
     if not missing_binaries():
         return
-    if os.geteuid() != 0:
-        raise SlurmUnavailable(
-            f"SLURM is not installed ({', '.join(missing_binaries())} missing) and installing "
-            f"{' '.join(PACKAGES)} needs root (euid {os.geteuid()})"
-        )
-    if shutil.which("apt-get") is None:
-        raise SlurmUnavailable("SLURM is not installed and there is no apt-get to install it")
-    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    steps = (
-        ["apt-get", "update"],
-        ["apt-get", "install", "-y", "--no-install-recommends", *PACKAGES],
+    apt_install(
+        PACKAGES,
+        missing=f"SLURM is not installed ({', '.join(missing_binaries())} missing)",
+        error=SlurmUnavailable,
+        timeout=timeout,
+        options=["--no-install-recommends"],
     )
-    for cmd in steps:
-        try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise SlurmUnavailable(f"`{' '.join(cmd)}` timed out after {timeout:.0f}s") from None
-        if proc.returncode != 0:
-            raise SlurmUnavailable(
-                f"`{' '.join(cmd)}` failed (exit {proc.returncode}): "
-                f"{(proc.stderr or proc.stdout).strip()[-500:]}"
-            )
     if missing_binaries():
         raise SlurmUnavailable(f"installed {PACKAGES} but {missing_binaries()} still missing")
 
