@@ -136,10 +136,16 @@ def test_cifar10_archive_is_laid_out_as_the_original(tmp_path: Path) -> None:
     assert batches["test_batch"]["batch_label"] == "testing batch 1 of 1"
 
 
+def write_and_load(tmp_path: Path, source: str):
+    """The MD5s of the fixture of ``source`` (23 training, 11 test images, seed 1) written
+    into ``tmp_path/raw``, and the dataset loaded from it."""
+    md5s = fixtures.WRITERS[source](tmp_path / "raw", 23, 11, seed=1)
+    spec = {"source": source, "eps": 0.1, "dir": str(tmp_path / "raw"), "md5": md5s}
+    return md5s, load_dataset(source, spec, tmp_path / "resources")
+
+
 def test_cifar10_fixture_loads_pixel_for_pixel(tmp_path: Path) -> None:
-    md5s = fixtures.write_cifar10(tmp_path / "raw", 23, 11, seed=1)
-    spec = {"source": "cifar10", "eps": 0.1, "dir": str(tmp_path / "raw"), "md5": md5s}
-    ds = load_dataset("cifar10", spec, tmp_path / "resources")
+    md5s, ds = write_and_load(tmp_path, "cifar10")
     batches = fixtures.cifar10_batches(23, 11, seed=1)
     for split, names in cifar10.BATCHES.items():
         x, y = ds.arrays(split)
@@ -166,9 +172,7 @@ def test_svhn_files_are_matlab_v5_with_a_fixed_header(tmp_path: Path) -> None:
 
 
 def test_svhn_fixture_loads_pixel_for_pixel(tmp_path: Path) -> None:
-    md5s = fixtures.write_svhn(tmp_path / "raw", 23, 11, seed=1)
-    spec = {"source": "svhn", "eps": 0.1, "dir": str(tmp_path / "raw"), "md5": md5s}
-    ds = load_dataset("svhn", spec, tmp_path / "resources")
+    md5s, ds = write_and_load(tmp_path, "svhn")
     arrays = fixtures.svhn_arrays(23, 11, seed=1)
     for split, name in svhn.FILES.items():
         x, y = ds.arrays(split)
