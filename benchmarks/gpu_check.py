@@ -64,7 +64,7 @@ class Case:
     eval_batch: int = EvaluationSettings().batch_size
 
 
-# As config/paper.yaml (tests/test_gpu_check.py keeps the two equal).
+# As config/paper.yaml (tests/integration/test_gpu_check.py keeps the two equal).
 PAPER = (
     Case("CNN001", (1, 28, 28), 10, eps=0.1, batch=64),
     Case("CNN002", (1, 28, 28), 10, eps=0.1, batch=64),

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.workflow import ROOT
+from tests.helpers.workflow import ROOT
 
 
 def mnist_dir() -> Path:
@@ -26,8 +26,8 @@ def mnist_raw_dir() -> Path:
 
 @pytest.fixture(scope="session")
 def digits_data():
-    """sklearn's digits as uint8 NCHW images (0..16) and labels (tests/brute_force.py)."""
-    from tests.brute_force import digits_images
+    """sklearn's digits as uint8 NCHW images (0..16) and labels (tests/helpers/brute_force.py)."""
+    from tests.helpers.brute_force import digits_images
 
     return digits_images()
 
@@ -35,7 +35,7 @@ def digits_data():
 @pytest.fixture(scope="session")
 def mnist_subset(mnist_raw_dir):
     """1500 training and 200 test images of real MNIST, uint8 NCHW."""
-    from tests.brute_force import mnist_sample
+    from tests.helpers.brute_force import mnist_sample
 
     return mnist_sample(mnist_raw_dir)
 
@@ -51,7 +51,7 @@ def digits():
 def digits_mlp() -> torch.nn.Module:
     """A small MLP with dropout, trained naturally for a few seconds on the first 1200 of
     sklearn's digits, in eval mode. Shared: tests that change its mode must restore it."""
-    from tests.small import digits_tensors, train_mlp
+    from tests.helpers.small import digits_tensors, train_mlp
 
     x, y = digits_tensors()
     return train_mlp(x[:1200], y[:1200], dropout=0.5, epochs=10)
@@ -69,10 +69,10 @@ def one_thread():
 
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory):
-    """The small default grid (tests/grid.py) run through its tables and figures, the
+    """The small default grid (tests/helpers/grid.py) run through its tables and figures, the
     sweep included. Shared: a test that changes it must put it back."""
-    from tests.grid import small_grid
-    from tests.workflow import snakemake
+    from tests.helpers.grid import small_grid
+    from tests.helpers.workflow import snakemake
 
     wf = small_grid(tmp_path_factory.mktemp("report") / "wf")
     snakemake(wf, "--cores", "2", "tables", "figures")
