@@ -4,7 +4,6 @@ reruns."""
 from __future__ import annotations
 
 import os
-import textwrap
 import zipfile
 
 import pandas as pd
@@ -12,7 +11,6 @@ import pytest
 
 from lolip import staircase as st
 from tests.helpers.workflow import (
-    ROOT,
     config_edits,
     copy_workflow,
     edit_config,
@@ -24,28 +22,18 @@ from tests.helpers.workflow import (
 
 @pytest.mark.slow
 def test_the_rules_write_table_fits_figures_and_report(tmp_path):
-    """Run rules/staircase.smk on a tiny config, then build the report with its captions."""
-    snakefile = tmp_path / "Snakefile"
-    snakefile.write_text(
-        textwrap.dedent(
-            f"""
-            config["staircase"] = {{
-                "small": {{"n_train": 30, "n_test": 200, "seed": 1}},
-                "large": {{"n_train": 300, "n_test": 200, "seed": 1}},
-                "eps": 0.3333333,
-                "lambda": 0.01,
-                "methods": ["natural", "at", "trades6"],
-            }}
-            config["methods"] = {{
-                "natural": {{"loss": "natural"}},
-                "at": {{"loss": "at"}},
-                "trades6": {{"loss": "trades", "beta": 6.0}},
-            }}
+    """The workflow's staircase rules on a tiny staircase, then the report with its captions."""
+    tmp_path = copy_workflow(tmp_path / "wf")
 
-            include: "{ROOT / "rules" / "staircase.smk"}"
-            """
+    def tiny(config):
+        config["staircase"].update(
+            small={"n_train": 30, "n_test": 200, "seed": 1},
+            large={"n_train": 300, "n_test": 200, "seed": 1},
+            eps=0.3333333,
+            methods=["natural", "at", "trades6"],
         )
-    )
+
+    edit_config(tmp_path / "config/config.yaml", tiny)
     targets = [f"results/staircase/small.{ext}" for ext in ("csv", "png", "svg")]
     snakemake(tmp_path, "--cores", "1", *targets)
     results = tmp_path / "results/staircase"
