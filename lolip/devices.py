@@ -20,7 +20,7 @@ without the NVIDIA driver's device nodes). CUDA reads
 initialise it first: ``torch.cuda.is_available()`` does (it calls ``cudaGetDeviceCount``),
 and ``torch.cuda.device_count()`` does too whenever it cannot count through NVML (no
 ``libnvidia-ml``, MIG ids in ``CUDA_VISIBLE_DEVICES``). Importing torch does not
-(``tests/test_devices.py`` checks that importing the job modules calls neither). A lock
+(``tests/unit/test_devices.py`` checks that importing the job modules calls neither). A lock
 is named by the GPU's id, not its position, so two Snakemakes given different
 ``CUDA_VISIBLE_DEVICES`` share only the GPUs they share.
 

@@ -24,7 +24,7 @@ from lolip.staircase.style import PlotStyle
 HEADER = """\
 # The workflow config's schema: every key, its type and its range. GENERATED from the
 # settings classes by `python -m lolip.schema > config/schema.yaml`; do not edit by hand
-# (tests/test_schema.py fails when this file and the code disagree).
+# (tests/unit/test_schema.py fails when this file and the code disagree).
 """
 
 
