@@ -54,23 +54,30 @@ def make_separation_table(
     tables.write_separation_table(df, outputs, caption=captions.SEPARATION_TABLE)
 
 
+def _table_models(
+    spec: dict[str, Any], metrics_paths: list[str]
+) -> tuple[tables.TableSpec, list[dict[str, Any]]]:
+    """A table's layout and the metrics of its models."""
+    return tables.TableSpec.from_dict(spec), [read_json(p) for p in metrics_paths]
+
+
+def _titles(layout: tables.TableSpec) -> dict[str, str]:
+    """Each block's panel title, by block name."""
+    return {b.name: b.title for b in layout.blocks}
+
+
 def make_lipschitz_figure(
     metrics_paths: list[str], out: str | list[str], *, spec: dict[str, Any], dpi: int = DPI
 ) -> None:
     """Test Lipschitz against adversarial test accuracy of every model of one table."""
     from lolip import figures
 
-    layout = tables.TableSpec.from_dict(spec)
-    models = tables.model_rows(
-        layout, [read_json(p) for p in metrics_paths], ["test_lipschitz", "adv_test_acc"]
-    )
+    layout, metrics = _table_models(spec, metrics_paths)
+    models = tables.model_rows(layout, metrics, ["test_lipschitz", "adv_test_acc"])
+    adv_label = f"{tables.column_label('adv_test_acc', layout.attack)} (%)"
+    title = captions.lipschitz_figure(layout)
     figures.lipschitz_vs_accuracy(
-        models,
-        out,
-        blocks={b.name: b.title for b in layout.blocks},
-        title=captions.lipschitz_figure(layout),
-        adv_label=f"{tables.column_label('adv_test_acc', layout.attack)} (%)",
-        dpi=dpi,
+        models, out, blocks=_titles(layout), title=title, adv_label=adv_label, dpi=dpi
     )
 
 
@@ -80,17 +87,10 @@ def make_gap_figure(
     """Train - test gaps (clean and adversarial) per method of one table."""
     from lolip import figures
 
-    layout = tables.TableSpec.from_dict(spec)
-    df = tables.model_table(
-        layout, [read_json(p) for p in metrics_paths], columns=["gap", "adv_gap"]
-    )
-    figures.gap_by_method(
-        df,
-        out,
-        blocks={b.name: b.title for b in layout.blocks},
-        title=captions.gap_figure(layout),
-        dpi=dpi,
-    )
+    layout, metrics = _table_models(spec, metrics_paths)
+    df = tables.model_table(layout, metrics, columns=["gap", "adv_gap"])
+    title = captions.gap_figure(layout)
+    figures.gap_by_method(df, out, blocks=_titles(layout), title=title, dpi=dpi)
 
 
 def training_history(spec: tables.TableSpec, metrics: list[dict[str, Any]]) -> Any:
@@ -113,15 +113,10 @@ def make_training_figure(
     """Training loss per epoch of every model of one table (the metrics' ``history``)."""
     from lolip import figures
 
-    layout = tables.TableSpec.from_dict(spec)
-    history = training_history(layout, [read_json(p) for p in metrics_paths])
-    figures.training_curves(
-        history,
-        out,
-        blocks={b.name: b.title for b in layout.blocks},
-        title=captions.training_figure(layout),
-        dpi=dpi,
-    )
+    layout, metrics = _table_models(spec, metrics_paths)
+    history = training_history(layout, metrics)
+    title = captions.training_figure(layout)
+    figures.training_curves(history, out, blocks=_titles(layout), title=title, dpi=dpi)
 
 
 def make_sweep_figure(
@@ -145,7 +140,7 @@ def make_sweep_figure(
     figures.eps_sweep(
         curves,
         out,
-        blocks={b.name: b.title for b in layout.blocks},
+        blocks=_titles(layout),
         eps=eps,
         title=captions.sweep_figure(layout),
         dpi=dpi,

@@ -26,7 +26,7 @@ rule plot_lipschitz_accuracy:
         spec=get_table_spec,
         dpi=FIGURES.dpi,
     script:
-        "../workflow_scripts/plot_lipschitz_accuracy.py"
+        "../workflow_scripts/plot_table_figure.py"
 
 
 rule plot_gap:
@@ -49,7 +49,7 @@ rule plot_gap:
         spec=get_table_spec,
         dpi=FIGURES.dpi,
     script:
-        "../workflow_scripts/plot_gap.py"
+        "../workflow_scripts/plot_table_figure.py"
 
 
 rule plot_training_curves:
@@ -72,7 +72,7 @@ rule plot_training_curves:
         spec=get_table_spec,
         dpi=FIGURES.dpi,
     script:
-        "../workflow_scripts/plot_training_curves.py"
+        "../workflow_scripts/plot_table_figure.py"
 
 
 rule plot_eps_sweep:
