@@ -77,7 +77,7 @@ def model_for(name: str, train: Split, images: int, directory: Path | None) -> t
 def run(model: torch.nn.Module, test: Split, attack: str) -> tuple[float, float, float]:
     """(wall seconds, CPU seconds, robust accuracy in %) of ``attack`` on the test images."""
     tic, cpu = time.perf_counter(), time.process_time()
-    frame, _ = attack_part(model, {"test": test}, MNIST_EPS, attack, SETTINGS)
+    frame, _ = attack_part(model, {"test": test}, MNIST_EPS, SETTINGS, name=attack)
     wall, cpu = time.perf_counter() - tic, time.process_time() - cpu
     return wall, cpu, 100 * (1 - frame["broken"].mean())
 

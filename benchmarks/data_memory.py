@@ -202,7 +202,7 @@ def run_case(case: str, path: str, path_kind: str, batches: int, chunks: int, th
         done = 0
         for shard in sorted({0, shards - 1}):
             frame, _ = lipschitz_part(model, data, EPS, settings, shard=shard, shards=shards)
-            attack_part(model, data, EPS, "pgd", settings, shard=shard, shards=shards)
+            attack_part(model, data, EPS, settings, name="pgd", shard=shard, shards=shards)
             done += len(frame)
         work = f"{done} images (shards 0 and {shards - 1} of {shards})"
     model_seconds = time.perf_counter() - tic
