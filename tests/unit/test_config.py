@@ -6,7 +6,7 @@ import pytest
 import yaml
 
 from lolip.config import ConfigError, expand
-from tests.helpers.workflow import ROOT, copy_workflow, edit_config, job_counts, snakemake
+from tests.helpers.workflow import ROOT
 
 TRAINING = {"epochs": 1, "lr": 0.0001, "batch_size": 64}
 
@@ -84,18 +84,3 @@ def test_training_settings_merge_dataset_group_method():
         "lam": 3.0,
         "mu": 6.0,
     }
-
-
-def test_workflow_runs_an_experiment_named_the_original_way(tmp_path):
-    wf = copy_workflow(tmp_path / "wf")
-    edit_config(
-        wf / "config/config.yaml",
-        lambda c: (
-            c["experiments"].append(
-                {"dataset": "mnist", "models": ["strades6ce-tor-CNN001"], "training": TRAINING}
-            )
-            or c["datasets"].update(mnist={"source": "mnist", "eps": 0.1})
-        ),
-    )
-    out = snakemake(wf, "-n", "results/models/mnist/CNN001/trades6/seed0/model.safetensors").stdout
-    assert job_counts(out)["train_model"] == 1

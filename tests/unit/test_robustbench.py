@@ -13,7 +13,7 @@ from lolip import robustbench
 from lolip.archs import ARCHS
 from lolip.robustbench import format_eps, model_info
 from lolip.tables import load_reported, table_specs
-from tests.helpers.workflow import ROOT, copy_workflow, job_counts, snakemake
+from tests.helpers.workflow import ROOT
 
 # RobustBench's own keys, in the order of its model_info files.
 ROBUSTBENCH_KEYS = (
@@ -165,30 +165,3 @@ def test_export_writes_the_record_in_robustbench_order(tmp_path):
 
 
 # --------------------------------------------------------------------------- the workflow
-
-
-@pytest.fixture()
-def wf(tmp_path):
-    return copy_workflow(tmp_path / "wf")
-
-
-def test_dry_run_has_one_export_per_model_of_the_default_config(wf):
-    config = yaml.safe_load((wf / "config/config.yaml").read_text())
-    models = [
-        (g["dataset"], g["arch"], m, s)
-        for g in config["experiments"]
-        for m in g["methods"]
-        for s in g["seeds"]
-    ]
-    out = snakemake(wf, "-n", "robustbench").stdout
-    assert job_counts(out)["export_robustbench"] == len(models) == 10
-    for dataset, arch, method, seed in models:
-        assert (
-            f"results/robustbench/{dataset}/Linf/{robustbench.model_id(arch, method, seed)}.json"
-            in out
-        )
-
-
-def test_workflow_with_the_export_is_lint_clean(wf):
-    proc = snakemake(wf, "--lint")
-    assert "Congratulations" in proc.stdout + proc.stderr
