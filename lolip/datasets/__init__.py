@@ -1,7 +1,7 @@
 """Dataset sources: each turns a config entry into a :class:`Dataset`.
 
 A config entry names its ``source`` and the source's options, e.g.
-``mnist: {source: mnist, eps: 0.1, dir: ../shared/data/mnist}``. Every source module has
+``mnist: {source: mnist, eps: 0.1, dir: /data/mnist}``. Every source module has
 ``check(name, spec)``, cheap and run when the workflow loads (missing files, bad options),
 and ``load(name, spec, resources)``, which reads (or downloads into ``resources``) and
 verifies the data.
