@@ -192,12 +192,18 @@ def check_fields(obj: Any) -> None:
             bound.check(field.name, getattr(obj, field.name))
 
 
-def check_keys(where: str, given: Collection[str], known: Collection[str]) -> None:
-    """Raise ``<where>: unknown key 'x' (known: a, b)`` for keys of ``given`` not in ``known``."""
+def check_keys(
+    where: str,
+    given: Collection[str],
+    known: Collection[str],
+    error: type[ValueError] = ValueError,
+) -> None:
+    """Raise ``error("<where>: unknown key 'x' (known: a, b)")`` for keys of ``given`` not in
+    ``known``."""
     unknown = [key for key in given if key not in known]
     if unknown:
         plural = "s" if len(unknown) > 1 else ""
-        raise ValueError(
+        raise error(
             f"{where}: unknown key{plural} {', '.join(map(repr, unknown))} "
             f"(known: {', '.join(known) or 'none'})"
         )

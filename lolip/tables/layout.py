@@ -17,6 +17,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from lolip.bounds import check_keys
+
 MODEL_COLUMNS = ("train_acc", "test_acc", "adv_test_acc", "test_lipschitz", "gap", "adv_gap")
 SEPARATION_TABLE = "table1_separation"
 FINDINGS_TABLE = "findings"  # lolip.findings
@@ -30,8 +32,8 @@ _COLUMN = re.compile(
     r"|adv_(?P<split>train|test)_acc(_(?P<acc_attack>\w+))?"
     r"|adv_gap(_(?P<gap_attack>\w+))?"
 )
-_TABLE_KEYS = {"caption", "columns", "blocks", "reported", "attack"}
-_BLOCK_KEYS = {"dataset", "arch", "dropout_arch", "methods"}
+_TABLE_KEYS = ("caption", "columns", "blocks", "reported", "attack")
+_BLOCK_KEYS = ("dataset", "arch", "dropout_arch", "methods")
 
 
 class TableError(ValueError):
@@ -214,17 +216,12 @@ def _parse_table(name: str, t: Mapping[str, Any]) -> TableSpec:
             f"table name {name!r}: names ending in {CHECKS_SUFFIX!r} are taken by the "
             "tables of soundness checks"
         )
-    if unknown := set(t) - _TABLE_KEYS:
-        raise TableError(f"table {name!r}: unknown keys {sorted(unknown)} (known: {_TABLE_KEYS})")
+    check_keys(f"table {name!r}", t, _TABLE_KEYS, TableError)
     if not t.get("blocks"):
         raise TableError(f"table {name!r} has no blocks")
     blocks = []
     for block_name, b in t["blocks"].items():
-        if unknown := set(b) - _BLOCK_KEYS:
-            raise TableError(
-                f"table {name!r}, block {block_name!r}: unknown keys {sorted(unknown)} "
-                f"(known: {sorted(_BLOCK_KEYS)})"
-            )
+        check_keys(f"table {name!r}, block {block_name!r}", b, _BLOCK_KEYS, TableError)
         if "dataset" not in b or "arch" not in b:
             raise TableError(f"table {name!r}, block {block_name!r} needs a dataset and an arch")
         blocks.append(_block(block_name, b))

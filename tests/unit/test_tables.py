@@ -244,7 +244,10 @@ def test_spec_survives_the_round_trip_through_rule_params():
             "is in blocks",
         ),
         (lambda t: t.update(table1_separation=t["t"]), "taken by the separation table"),
-        (lambda t: t["t"]["blocks"]["b"].update(drop="x"), "unknown keys ['drop']"),
+        (
+            lambda t: t["t"]["blocks"]["b"].update(drop="x"),
+            "block 'b': unknown key 'drop' (known: dataset",
+        ),
     ],
 )
 def test_bad_layout_names_the_bad_value(edit, message):
