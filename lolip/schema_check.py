@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from lolip.bounds import describe_value
+from lolip.bounds import check_keys, describe_value
 
 
 def _place(path: Any) -> str:
@@ -26,12 +26,7 @@ def validate(config: dict[str, Any], schema: dict[str, Any]) -> None:
         return
     place = _place(error.absolute_path)
     if error.validator == "additionalProperties" and "properties" in error.schema:
-        known = list(error.schema["properties"])
-        unknown = [k for k in error.instance if k not in known]
-        raise ValueError(
-            f"{place}: unknown key{'s' * (len(unknown) > 1)} {', '.join(map(repr, unknown))} "
-            f"(known: {', '.join(known)})"
-        )
+        check_keys(place, error.instance, list(error.schema["properties"]))
     if error.validator == "required":
         raise ValueError(f"{place}: {error.message}")
     raise ValueError(
