@@ -71,17 +71,21 @@ def test_paper_grid_trains_every_model_of_every_table(paper_dry_run):
     assert trained == TRAININGS
 
 
+def _table_jobs(stdout: str, rule: str) -> dict[str, list[str]]:
+    """The input files of each job of a per-table ``rule``, by table."""
+    jobs = [j for j in dry_run_jobs(stdout) if j["rule"] == rule]
+    return {wildcards(j)["table"]: j["input"].split(", ") for j in jobs}
+
+
 def test_the_sweep_loads_each_model_of_tables_2_to_4_once_per_table(paper_dry_run):
     counts = job_counts(paper_dry_run.stdout)
     assert counts["make_checks_table"] == counts["plot_training_curves"] == len(PAPER["tables"])
     assert counts["make_findings_table"] == 1
     swept = PAPER["sweep"]["tables"]
     assert counts["sweep_eps"] == counts["plot_eps_sweep"] == len(swept) == 3
-    jobs = [j for j in dry_run_jobs(paper_dry_run.stdout) if j["rule"] == "sweep_eps"]
-    assert sorted(wildcards(j)["table"] for j in jobs) == sorted(swept)
-    for job in jobs:
-        table = wildcards(job)["table"]
-        inputs = job["input"].split(", ")
+    jobs = _table_jobs(paper_dry_run.stdout, "sweep_eps")
+    assert sorted(jobs) == sorted(swept)
+    for table, inputs in jobs.items():
         models = [p for p in inputs if p.endswith("/model.safetensors")]
         assert len(models) == len(set(models)) == TABLE_MODELS[table]
         datasets = {b["dataset"] for b in PAPER["tables"][table]["blocks"].values()}
@@ -91,11 +95,9 @@ def test_the_sweep_loads_each_model_of_tables_2_to_4_once_per_table(paper_dry_ru
 
 
 def test_each_table_reads_exactly_its_models_and_datasets(paper_dry_run):
-    jobs = [j for j in dry_run_jobs(paper_dry_run.stdout) if j["rule"] == "make_model_table"]
-    assert sorted(wildcards(j)["table"] for j in jobs) == sorted(TABLE_MODELS)
-    for job in jobs:
-        table = wildcards(job)["table"]
-        inputs = job["input"].split(", ")
+    jobs = _table_jobs(paper_dry_run.stdout, "make_model_table")
+    assert sorted(jobs) == sorted(TABLE_MODELS)
+    for table, inputs in jobs.items():
         metrics = [p for p in inputs if p.endswith("metrics.json")]
         separation = [p for p in inputs if p.startswith("results/separation/")]
         assert len(metrics) == len(set(metrics)) == TABLE_MODELS[table], table
