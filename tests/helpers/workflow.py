@@ -14,6 +14,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 REPORTED = ROOT / "config/reported.yaml"
+LOCAL_PROFILE = ("--workflow-profile", "profiles/local")
 WORKFLOW_PARTS = ("Snakefile", "rules", "config", "workflow_scripts", "profiles", "envs", "report")
 
 
@@ -29,9 +30,10 @@ def copy_workflow(dest: Path) -> Path:
 
 
 def snakemake_command(args, env: dict | None = None) -> tuple[list[str], dict[str, str]]:
-    """The command line and environment that run ``snakemake ARGS`` with this interpreter."""
+    """The command line and environment that run ``snakemake ARGS`` with this interpreter,
+    under the local profile unless ARGS name another ``--workflow-profile`` (the last wins)."""
     full_env = {**os.environ, **(env or {})}
-    return [sys.executable, "-m", "snakemake", *args], full_env
+    return [sys.executable, "-m", "snakemake", *LOCAL_PROFILE, *args], full_env
 
 
 def snakemake(workdir: Path, *args: str, check: bool = True, env: dict | None = None):
