@@ -9,14 +9,7 @@ import numpy as np
 import pandas as pd
 
 from lolip.figures.canvas import DPI, Paths, _log_scale, _panels, _save
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation: Pearson's of the (average) ranks; nan if undefined."""
-    rx, ry = pd.Series(x).rank().to_numpy(), pd.Series(y).rank().to_numpy()
-    if len(rx) < 3 or rx.std() == 0 or ry.std() == 0:
-        return float("nan")
-    return float(np.corrcoef(rx, ry)[0, 1])
+from lolip.findings.claims import spearman
 
 
 def lipschitz_vs_accuracy(
