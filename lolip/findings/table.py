@@ -22,6 +22,7 @@ from lolip.findings.claims import (
     block_statistic,
     rank_agreement,
 )
+from lolip.methods import LOSSES
 from lolip.tables import DROP_SUFFIX, Block, TableSpec
 
 COLUMNS = (
@@ -55,13 +56,19 @@ def _block_values(
     return out
 
 
+def _covered(spec: TableSpec, metrics: list[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The metrics of the models that ``spec`` shows."""
+    return [m for m in metrics if spec.covers(m["dataset"], m["arch"], m["method"])]
+
+
 def _loss_getter(losses: Mapping[str, str]) -> Callable[[str], str]:
     def loss_of(row: str) -> str:
         method = row.removesuffix(DROP_SUFFIX)
         if method in losses:
             return losses[method]
-        # A paper row this config does not define: the paper's names say the loss.
-        for loss in ("natural", "trades", "rst", "at", "llr", "gr"):
+        # A paper row this config does not define: the paper's names say the loss (longest
+        # name first, so that no loss is taken for a shorter one it starts with).
+        for loss in sorted(LOSSES, key=len, reverse=True):
             if method.startswith(loss):
                 return loss
         return method
@@ -120,11 +127,13 @@ def findings_table(
     loss_of = _loss_getter(losses or {})
     rows: list[dict[str, Any]] = []
     seen: set[tuple[str, frozenset]] = set()
+    covered = []  # per table: its models' metrics and their values by block, built once
+    for spec in specs:
+        own = _covered(spec, metrics)
+        covered.append((spec, own, _block_values(spec, own, _NEEDED)))
     for finding in FINDINGS:
         found = []
-        for spec in specs:
-            own = [m for m in metrics if spec.covers(m["dataset"], m["arch"], m["method"])]
-            values = _block_values(spec, own, _NEEDED)
+        for spec, own, values in covered:
             for block in spec.blocks:
                 if finding.dropout_only and block.dropout_arch is None:
                     continue
@@ -160,7 +169,7 @@ def _rank_agreement_rows(
 ) -> list[dict[str, Any]]:
     rows = []
     for spec in specs:
-        own = [m for m in metrics if spec.covers(m["dataset"], m["arch"], m["method"])]
+        own = _covered(spec, metrics)
         # The paper's columns are PGD's: only those of the paper's attack compare.
         columns = [
             c
