@@ -28,10 +28,10 @@ def make_model_table(
     reported: str | None,
 ) -> None:
     """One model table of the paper's layout (``spec``: :meth:`lolip.tables.TableSpec.to_dict`)."""
-    layout = tables.TableSpec.from_dict(spec)
+    layout, metrics = _table_models(spec, metrics_paths)
     df = tables.model_table(
         layout,
-        [read_json(p) for p in metrics_paths],
+        metrics,
         tables.load_reported(reported),
         _reference_summaries(separation_paths),
     )
@@ -151,8 +151,8 @@ def make_checks_table(
     metrics_paths: list[str], outputs: list[str], *, spec: dict[str, Any]
 ) -> None:
     """The soundness checks' verdicts of every model of one table."""
-    layout = tables.TableSpec.from_dict(spec)
-    df = tables.checks_table(layout, [read_json(p) for p in metrics_paths])
+    layout, metrics = _table_models(spec, metrics_paths)
+    df = tables.checks_table(layout, metrics)
     tables.write_checks_table(df, layout, outputs, caption=captions.checks_table(layout))
 
 

@@ -35,8 +35,6 @@ if TYPE_CHECKING:
 
     from lolip.datasets.prepared import Split
 
-# The stream of the evaluation's PGD on the test split (lolip.evaluation.parts).
-STREAM = "test/pgd"
 COLUMNS = (
     "model",
     "dataset",
@@ -104,18 +102,19 @@ def sweep_model(
 
     from lolip.attacks import build_attack
     from lolip.channels_last import channels_last
-    from lolip.evaluation.settings import attack_settings
+    from lolip.evaluation.settings import PAPER_ATTACK, attack_settings
     from lolip.noise import noise_for
     from lolip.perturbation import eval_frozen
 
     attack = build_attack(attack_settings(pgd), "evaluation.attacks.pgd")
+    stream = f"test/{PAPER_ATTACK}"  # the evaluation's PGD draws (lolip.evaluation.parts)
     n = len(split)
     batches = [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
     unbroken = dict.fromkeys(factors, 0)
     with eval_frozen(model), channels_last(model):
         for a, b in batches:
             x, y = split.images(slice(a, b)), split.y[a:b]
-            noise = noise_for(seed, STREAM, a, b)
+            noise = noise_for(seed, stream, a, b)
             with torch.no_grad():
                 clean = model(x).argmax(1) == y
             for factor in factors:

@@ -13,25 +13,14 @@ from typing import Any
 
 import pandas as pd
 
-from lolip.evaluation.verdict import ALARMS, check_records
-from lolip.tables.layout import TableSpec, model_block
+from lolip.evaluation.verdict import ALARMS, _numbers, check_records
+from lolip.tables.layout import CHECKS_SUFFIX, TableSpec, model_block
 from lolip.tables.rendering import Section, write_sections
 from lolip.tables.values import _row_order
 
 # The soundness checks of lolip.evaluation.checks in the order they run: the errors, then
 # the gradient-masking alarms (CHECK_ALARMS). A check a record lacks (an older metrics
 # file) shows "n/a"; one this list lacks is appended.
-CHECKS = (
-    "batch_size_invariance",
-    "input_gradient_nonzero",
-    "eps_zero",
-    "more_steps",
-    "in_ball",
-    "adv_not_above_clean",
-    "square_vs_pgd",
-    "large_eps",
-)
-CHECK_ALARMS = ALARMS
 _CHECK_LABELS = {
     "batch_size_invariance": "batch size",
     "input_gradient_nonzero": "input grad ≠ 0",
@@ -42,6 +31,8 @@ _CHECK_LABELS = {
     "square_vs_pgd": "Square vs PGD (alarm)",
     "large_eps": "large ε (alarm)",
 }
+CHECKS = tuple(_CHECK_LABELS)
+CHECK_ALARMS = ALARMS
 CHECKS_NOTE = (
     "pass: every record of the check passed (each evaluated split; in ε-ball and adv ≤ clean: "
     "each attack); FAIL or ALARM: the splits (/attacks) where it did not. Errors stop an "
@@ -65,8 +56,7 @@ def alarm_evidence(name: str, where: str, record: Mapping[str, Any]) -> str:
             f"(n={record['n']}): the attack cannot follow the model even where every "
             "point is breakable"
         )
-    numbers = ", ".join(f"{k}={v}" for k, v in record.items() if k != "passed")
-    return f"{name} on {where}: {numbers}"
+    return f"{name} on {where}: {_numbers(record)}"
 
 
 def check_cell(name: str, per_split: Mapping[str, Any] | None) -> str:
@@ -132,7 +122,7 @@ def write_checks_table(
     df: pd.DataFrame, spec: TableSpec, paths: Sequence[str | os.PathLike], *, caption: str
 ) -> None:
     """Write a :func:`checks_table` to ``paths`` (csv, md, html), one section per block."""
-    names = [c for c in df.columns if c in _CHECK_LABELS or c not in _CHECK_FRAME_COLUMNS]
+    names = [c for c in df.columns if c not in _CHECK_FRAME_COLUMNS]
     sections = []
     for block in spec.blocks:
         own = df[df["block"] == block.name]
@@ -145,7 +135,7 @@ def write_checks_table(
         sections,
         paths,
         caption=caption,
-        label=f"{spec.name}_checks",
+        label=f"{spec.name}{CHECKS_SUFFIX}",
         note=CHECKS_NOTE,
         align="left",
     )
