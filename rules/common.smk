@@ -590,13 +590,17 @@ def get_table_spec(wildcards):
     return TABLES[wildcards.table].to_dict()
 
 
+# Per table, the config's experiments that it shows (none of other configs).
+TABLE_EXPERIMENTS = {
+    name: [e for e in EXPERIMENTS if spec.covers(e.dataset, e.arch, e.method)]
+    for name, spec in TABLES.items()
+}
+
+
 def get_table_metrics(wildcards):
-    """Metrics of the config's experiments that the table shows (none of other configs)."""
-    spec = TABLES[wildcards.table]
+    """Metrics of the experiments that the table shows."""
     return [
-        f"results/eval/{e.key}/metrics.json"
-        for e in EXPERIMENTS
-        if spec.covers(e.dataset, e.arch, e.method)
+        f"results/eval/{e.key}/metrics.json" for e in TABLE_EXPERIMENTS[wildcards.table]
     ]
 
 
@@ -607,12 +611,10 @@ def get_table_specs():
 
 def get_findings_metrics():
     """The metrics of every model some table shows, once each."""
+    shown = {e.key for experiments in TABLE_EXPERIMENTS.values() for e in experiments}
     return list(
         dict.fromkeys(
-            f"results/eval/{e.key}/metrics.json"
-            for e in EXPERIMENTS
-            for spec in TABLES.values()
-            if spec.covers(e.dataset, e.arch, e.method)
+            f"results/eval/{e.key}/metrics.json" for e in EXPERIMENTS if e.key in shown
         )
     )
 
@@ -626,14 +628,9 @@ def get_dataset_eps(wildcards):
     return config["datasets"][wildcards.dataset]["eps"]
 
 
-def _table_experiments(table):
-    spec = TABLES[table]
-    return [e for e in EXPERIMENTS if spec.covers(e.dataset, e.arch, e.method)]
-
-
 def get_sweep_inputs(wildcards):
     """The table's models and the prepared datasets they were trained on."""
-    experiments = _table_experiments(wildcards.table)
+    experiments = TABLE_EXPERIMENTS[wildcards.table]
     return {
         "models": [f"results/models/{e.key}/model.safetensors" for e in experiments],
         "data": [f"results/datasets/{d}.h5" for d in get_sweep_datasets(wildcards)],
@@ -641,13 +638,13 @@ def get_sweep_inputs(wildcards):
 
 
 def get_sweep_datasets(wildcards):
-    return list(dict.fromkeys(e.dataset for e in _table_experiments(wildcards.table)))
+    return list(dict.fromkeys(e.dataset for e in TABLE_EXPERIMENTS[wildcards.table]))
 
 
 def get_sweep_groups(wildcards):
     """The (dataset, arch) groups of the table's models (the sweep job's resources)."""
     return list(
-        dict.fromkeys((e.dataset, e.arch) for e in _table_experiments(wildcards.table))
+        dict.fromkeys((e.dataset, e.arch) for e in TABLE_EXPERIMENTS[wildcards.table])
     )
 
 
@@ -655,7 +652,7 @@ def get_sweep_models(wildcards):
     """Per model of the table (in get_sweep_inputs' order) what its sweep depends on: eps
     and its evaluation's PGD, seed, batch size and TF32 setting."""
     out = []
-    for e in _table_experiments(wildcards.table):
+    for e in TABLE_EXPERIMENTS[wildcards.table]:
         settings = SETTINGS[e.key]
         out.append(
             {
