@@ -77,3 +77,12 @@ def finished_run(tmp_path_factory):
     wf = small_grid(tmp_path_factory.mktemp("report") / "wf")
     snakemake(wf, "--cores", "2", "tables", "figures")
     return wf
+
+
+@pytest.fixture(scope="session")
+def finished_report(finished_run):
+    """The Snakemake report of :func:`finished_run`, written once."""
+    from tests.helpers.workflow import snakemake
+
+    snakemake(finished_run, "tables", "figures", "--report", "report.html")
+    return finished_run / "report.html"

@@ -305,11 +305,8 @@ def embedded_files(report: str) -> list[bytes]:
 
 
 @pytest.mark.slow
-def test_report_holds_tables_figures_and_captions(finished_run):
-    from tests.helpers.workflow import snakemake
-
-    snakemake(finished_run, "tables", "figures", "--report", "report.html")
-    report = (finished_run / "report.html").read_text()
+def test_report_holds_tables_figures_and_captions(finished_run, finished_report):
+    report = finished_report.read_text()
     files = embedded_files(report)
     pngs = [f for f in files if f.startswith(PNG_MAGIC)]
     figures_made = sorted((finished_run / "results/figures").glob("*.png"))
@@ -343,7 +340,7 @@ def test_report_holds_tables_figures_and_captions(finished_run):
 
 @pytest.mark.slow
 def test_a_layout_change_reruns_only_presentation_rules(finished_run):
-    from tests.helpers.workflow import edit_config, job_counts, snakemake
+    from tests.helpers.workflow import config_edits, job_counts, snakemake
 
     assert job_counts(snakemake(finished_run, "-n", "tables", "figures").stdout) == {}
 
@@ -356,13 +353,8 @@ def test_a_layout_change_reruns_only_presentation_rules(finished_run):
             }
         }
 
-    config = finished_run / "config/config.yaml"
-    original = config.read_text()
-    try:
-        edit_config(config, regroup)
-        counts = job_counts(snakemake(finished_run, "-n", "tables", "figures").stdout)
-    finally:
-        config.write_text(original)  # the run is shared by the module's other tests
+    with config_edits(finished_run, "tables", "figures") as run:  # the run is shared
+        counts = run(regroup)
     assert counts.pop("make_model_table") == 1
     # The sweep's params are its models' attack settings, not the layout: it stays.
     assert set(counts) <= PRESENTATION | {"tables", "figures", "total"}

@@ -20,7 +20,6 @@ from PIL import Image, ImageStat
 from lolip import tables
 from tests.helpers import report_browser
 from tests.helpers.grid import METHODS
-from tests.helpers.workflow import snakemake
 
 TABLE = "digits_DigitsCNN"
 # Each figure subcategory of the report and the file it shows.
@@ -45,12 +44,6 @@ def chromium() -> str:
         pytest.skip(f"no headless Chromium: {err}")
 
 
-@pytest.fixture(scope="module")
-def report(finished_run) -> Path:
-    snakemake(finished_run, "tables", "figures", "--report", "report.html")
-    return finished_run / "report.html"
-
-
 def shown_images(page: str) -> list[bytes]:
     """The images the rendered page shows (``<img>`` elements with data URIs)."""
     found = re.findall(r'<img src="data:image/png;[^",]*base64,([A-Za-z0-9+/=]+)"', page)
@@ -64,16 +57,23 @@ def keep(screenshot: Path) -> None:
 
 
 @pytest.mark.slow
-def test_the_report_lists_its_sections_in_the_browser(finished_run, report, chromium, tmp_path):
-    page = report_browser.with_view(report, {"navbarMode": "menu"}, None, tmp_path / "menu.html")
+def test_the_report_lists_its_sections_in_the_browser(
+    finished_run, finished_report, chromium, tmp_path
+):
+    page = report_browser.with_view(
+        finished_report, {"navbarMode": "menu"}, None, tmp_path / "menu.html"
+    )
     menu = report_browser.navbar(report_browser.dom(chromium, page))
     sections = re.findall(r">([^<>]+)</span>", menu.split(">Results<", 1)[1])
     # Staircase: only where the run made it (this one asked for tables and figures).
     assert sections == ["Figures", "Findings", "Soundness checks", "Tables"]
-    categories = report_browser.report_data(report, "categories")
+    categories = report_browser.report_data(finished_report, "categories")
     assert categories["Figures"] == {name: [path] for name, path in FIGURES.items()}
     figures = report_browser.with_view(
-        report, {"navbarMode": "category", "category": "Figures"}, None, tmp_path / "fig.html"
+        finished_report,
+        {"navbarMode": "category", "category": "Figures"},
+        None,
+        tmp_path / "fig.html",
     )
     listed = report_browser.navbar(report_browser.dom(chromium, figures))
     for subcategory in FIGURES:
@@ -83,18 +83,18 @@ def test_the_report_lists_its_sections_in_the_browser(finished_run, report, chro
 @pytest.mark.slow
 @pytest.mark.parametrize("subcategory", list(FIGURES))
 def test_each_figure_is_on_screen_with_its_caption(
-    finished_run, report, chromium, tmp_path, subcategory
+    finished_run, finished_report, chromium, tmp_path, subcategory
 ):
     path = FIGURES[subcategory]
     view = {"navbarMode": "subcategory", "category": "Figures", "subcategory": subcategory}
-    page = report_browser.with_view(report, view, path, tmp_path / "figure.html")
+    page = report_browser.with_view(finished_report, view, path, tmp_path / "figure.html")
     dom = report_browser.dom(chromium, page)
     assert shown_images(dom) == [(finished_run / path).read_bytes()]
     label = "digits" if "separation" in path else TABLE
     assert f">{label}<" in report_browser.navbar(dom)  # its row in the subcategory's list
     info = {**view, "navbarMode": "resultinfo", "resultPath": path}
     caption = report_browser.dom(
-        chromium, report_browser.with_view(report, info, path, tmp_path / "info.html")
+        chromium, report_browser.with_view(finished_report, info, path, tmp_path / "info.html")
     )
     assert "{{" not in caption and "snakemake.params" not in caption  # every field filled
     if subcategory in CAPTIONS:
@@ -117,10 +117,10 @@ def test_each_figure_is_on_screen_with_its_caption(
     ],
 )
 def test_the_report_tables_open_in_the_browser(
-    finished_run, report, chromium, tmp_path, category, path, expected
+    finished_run, finished_report, chromium, tmp_path, category, path, expected
 ):
     view = {"navbarMode": "subcategory", "category": category, "subcategory": "Other"}
-    page = report_browser.with_view(report, view, path, tmp_path / "table.html")
+    page = report_browser.with_view(finished_report, view, path, tmp_path / "table.html")
     dom = report_browser.dom(chromium, page)
     assert '<iframe src="data:text/html' in dom
     written = (finished_run / path).read_text()

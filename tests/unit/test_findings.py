@@ -7,18 +7,14 @@ import math
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
 
 from lolip import findings, tables
 from lolip.tables import Block, TableSpec
-from tests.helpers.tables import paper_specs
-from tests.helpers.workflow import REPORTED, ROOT
+from tests.helpers.tables import PAPER, paper_specs
+from tests.helpers.workflow import REPORTED
 
 REPORTED_VALUES = tables.load_reported(REPORTED)
-LOSSES = {
-    name: spec["loss"]
-    for name, spec in yaml.safe_load((ROOT / "config/paper.yaml").read_text())["methods"].items()
-}
+LOSSES = {name: spec["loss"] for name, spec in PAPER["methods"].items()}
 MNIST = TableSpec("t", (Block("b", "mnist", "CNN001"),))
 
 

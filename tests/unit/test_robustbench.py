@@ -7,12 +7,12 @@ import json
 import re
 
 import pytest
-import yaml
 
 from lolip import robustbench
 from lolip.archs import ARCHS
 from lolip.robustbench import format_eps, model_info
-from lolip.tables import load_reported, table_specs
+from lolip.tables import load_reported
+from tests.helpers.tables import PAPER, paper_specs
 from tests.helpers.workflow import ROOT
 
 # RobustBench's own keys, in the order of its model_info files.
@@ -133,14 +133,7 @@ def test_an_l2_evaluation_is_no_linf_record():
 @pytest.fixture(scope="module")
 def paper():
     """The paper config's tables and the reported values it names."""
-    config = yaml.safe_load((ROOT / "config/paper.yaml").read_text())
-    path = ROOT / config["reported"]
-    groups = {(e["dataset"], e["arch"]) for e in config["experiments"]}
-    specs = table_specs(
-        config["tables"], groups, datasets=config["datasets"], archs=ARCHS,
-        methods=config["methods"], attacks={"pgd", *config["evaluation"]["attacks"]},
-    )  # fmt: skip
-    return specs, load_reported(path)
+    return paper_specs(), load_reported(ROOT / PAPER["reported"])
 
 
 def test_reported_is_the_papers_pgd_accuracy(paper):
